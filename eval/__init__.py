@@ -1,0 +1,1 @@
+"""Evaluation: queries + qrels → runs → metrics (trec_eval meanings) → reports."""

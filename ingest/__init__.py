@@ -1,0 +1,1 @@
+"""Ingestion: the question bank and chapter files → records → token-aware chunks."""

@@ -1,0 +1,124 @@
+"""Token-aware chunking of questions and chapter passages (cl100k_base tokens).
+
+Each question yields:
+
+* one **stem** chunk: the question, its testing note, and its tags as words
+  (difficulty, roles, section, kind, companies), so that "hard MLS design" can match;
+* one or more **rubric** chunks: the rubric bullets or the solution sketch, packed bullet by
+  bullet under the budget and prefixed by the question itself, so that each chunk can be
+  understood (and embedded) on its own.
+
+Every chunk stays under ``max_tokens`` (default 200 cl100k tokens: MiniLM truncates at 256 word
+pieces, and cl100k counts ~1.0-1.2x fewer tokens on this text, OFFLINE.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ingest.tokens import get_encoding
+from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
+
+
+def stem_text(q: Question) -> str:
+    tags = [DIFFICULTY_NAMES[q.difficulty], *(ROLE_NAMES[r] for r in q.roles), q.section_title, q.kind]
+    if q.companies:
+        tags.append(", ".join(q.companies))
+    parts = [q.question]
+    if q.testing:
+        parts.append(f"Testing: {q.testing}.")
+    parts.append("(" + " · ".join(tags) + ")")
+    return " ".join(parts)
+
+
+def split_by_tokens(text: str, max_tokens: int, overlap: int = 0) -> list[str]:
+    """Split ``text`` into windows of at most ``max_tokens`` tokens, cutting at word boundaries."""
+    enc = get_encoding()
+    words = re.findall(r"\S+\s*", text)
+    out: list[str] = []
+    cur: list[str] = []
+    cur_n = 0
+    i = 0
+    while i < len(words):
+        w = words[i]
+        n = len(enc.encode(w, disallowed_special=()))
+        if n > max_tokens:  # a single monster "word": cut it by tokens
+            ids = enc.encode(w, disallowed_special=())
+            if cur:
+                out.append("".join(cur).strip())
+                cur, cur_n = [], 0
+            for j in range(0, len(ids), max_tokens):
+                out.append(enc.decode(ids[j : j + max_tokens]).strip())
+            i += 1
+            continue
+        if cur_n + n > max_tokens and cur:
+            out.append("".join(cur).strip())
+            # step back for the overlap
+            back: list[str] = []
+            back_n = 0
+            for pw in reversed(cur):
+                pn = len(enc.encode(pw, disallowed_special=()))
+                if back_n + pn > overlap:
+                    break
+                back.insert(0, pw)
+                back_n += pn
+            cur, cur_n = back, back_n
+            if cur_n + n > max_tokens:
+                cur, cur_n = [], 0
+        cur.append(w)
+        cur_n += n
+        i += 1
+    if cur and "".join(cur).strip():
+        out.append("".join(cur).strip())
+    return [x for x in out if x]
+
+
+def question_chunks(q: Question, max_tokens: int = 200) -> list[Chunk]:
+    enc = get_encoding()
+
+    def n_tok(s: str) -> int:
+        return len(enc.encode(s, disallowed_special=()))
+
+    chunks: list[Chunk] = []
+    stem = stem_text(q)
+    stem_parts = split_by_tokens(stem, max_tokens) if n_tok(stem) > max_tokens else [stem]
+    for i, part in enumerate(stem_parts):
+        cid = f"{q.id}#stem" if i == 0 else f"{q.id}#stem{i + 1}"
+        chunks.append(Chunk(cid, q.id, "question", "stem", part, n_tok(part), q.kind))
+    if not q.rubric:
+        return chunks
+    prefix = q.question + " — "
+    budget = max_tokens - n_tok(prefix)
+    if budget < 48:  # a very long question: no prefix
+        prefix, budget = "", max_tokens
+    pieces: list[str] = []
+    for b in q.rubric:
+        pieces.extend([b] if n_tok(b) <= budget else split_by_tokens(b, budget))
+    groups: list[list[str]] = [[]]
+    for p in pieces:
+        trial = " • ".join([*groups[-1], p])
+        if groups[-1] and n_tok(trial) > budget:
+            groups.append([p])
+        else:
+            groups[-1].append(p)
+    for i, g in enumerate(groups, start=1):
+        text = prefix + " • ".join(g)
+        chunks.append(Chunk(f"{q.id}#rubric{i}", q.id, "question", "rubric", text, n_tok(text), q.kind))
+    return chunks
+
+
+def passage_chunks(passages: Iterable[Passage]) -> list[Chunk]:
+    enc = get_encoding()
+    out = []
+    for p in passages:
+        head = " › ".join(p.heading_path)
+        text = f"{head}: {p.text}" if head else p.text
+        out.append(Chunk(p.id, p.id, "passage", "passage", text, len(enc.encode(text, disallowed_special=())), "passage"))
+    return out
+
+
+def chunk_all(questions: Iterable[Question], passages: Iterable[Passage] = (), max_tokens: int = 200) -> list[Chunk]:
+    chunks = [c for q in questions for c in question_chunks(q, max_tokens)]
+    chunks.extend(passage_chunks(passages))
+    return chunks

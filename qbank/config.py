@@ -1,0 +1,66 @@
+"""One typed settings object. Library code takes it as an argument; only the app
+edges (CLI, API, UI) read the environment, through :func:`Settings` itself
+(env prefix ``QBANK_``, e.g. ``QBANK_RRF_K=30``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data"
+
+
+class Settings(BaseSettings):
+    """Every knob of the pipeline, with the value chosen by measurement as default."""
+
+    model_config = SettingsConfigDict(env_prefix="QBANK_", frozen=True, extra="ignore")
+
+    # corpus and where things are written
+    bank: Path = DATA_DIR / "question_bank.txt"
+    chapters_dir: Path = DATA_DIR / "chapters"
+    index_dir: Path = DATA_DIR / "index"
+    cache_dir: Path = DATA_DIR / "cache"
+
+    # chunking (cl100k_base tokens; MiniLM truncates at 256 word pieces, OFFLINE.md)
+    chunk_max_tokens: int = Field(200, ge=32, le=240)
+    passage_max_tokens: int = Field(180, ge=32, le=240)
+    passage_overlap_tokens: int = Field(40, ge=0, le=120)
+
+    # dense leg
+    embedding_model: str = "all-MiniLM-L6-v2"  # the bundled one, a local folder, or a hub id
+    embedding_batch_size: int = 32
+    ann: Literal["hnsw", "flat"] = "hnsw"
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construction: int = Field(200, ge=8)
+    hnsw_ef_search: int = Field(128, ge=8)
+    use_gpu: bool = True  # only when faiss-gpu and a GPU are present
+
+    # lexical leg
+    bm25_variant: Literal["okapi", "plus", "l"] = "plus"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bm25_delta: float = 1.0  # BM25+ / BM25L only
+
+    # fusion
+    rrf_k: int = Field(60, ge=1)
+    depth_bm25: int = Field(100, ge=1)
+    depth_dense: int = Field(100, ge=1)
+    weight_bm25: float = Field(1.0, ge=0)
+    weight_dense: float = Field(1.0, ge=0)
+    rollup: Literal["max", "sum", "max_plus"] = "max"
+
+    # reranker (the `full` mode)
+    reranker_model: str = ""  # empty: the one trained by `qbank train-reranker`, if any
+    rerank_top_n: int = Field(20, ge=1, le=200)
+
+    # input bounds
+    max_query_chars: int = Field(1000, ge=10)
+    max_k: int = Field(1000, ge=1)
+
+    @property
+    def reranker_dir(self) -> Path:
+        return self.index_dir / "reranker"

@@ -1,0 +1,1 @@
+"""Retrieval: query → legs (BM25, dense) → fusion (RRF) → optional rerank → hits."""

@@ -1,0 +1,292 @@
+"""The search engine over a loaded index: ``search(query, k, mode, filters)`` and ``related``.
+
+Modes (a registry): ``bm25``, ``dense``, ``hybrid`` (RRF of the two legs) and ``full`` (hybrid,
+then the cross-encoder over the fused top-N).
+
+Roll-up rule: each leg ranks *chunks*; a question's rank in a leg is the rank of its best chunk
+(``rollup="max"``, chosen on the golden set, README), so a question appears once per leg and once
+in the output, with the chunk that matched best. Filters become a row mask applied to both legs
+before ranking, so a selective filter still returns up to k results.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.dense import ann_search, make_embedder
+from index.lexical import tokenize
+from index.store import LoadedIndex
+from qbank.config import Settings
+from qbank.errors import InvalidQueryError, UnavailableError, UnknownIdError, UnknownNameError
+from qbank.records import Hit, LegScore
+from retrieval.filters import Filters
+from retrieval.fusion import rrf
+
+MODES = ("bm25", "dense", "hybrid", "full")
+EXACT_FILTER_ROWS = 5000  # below this many allowed rows a filtered dense search is exact
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    k: int
+    hits: list[Hit]
+    filters: dict
+    params: dict
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "mode": self.mode, "k": self.k, "filters": self.filters, "params": self.params,
+                "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}, "message": self.message,
+                "hits": [h.to_dict() for h in self.hits]}
+
+
+@dataclass(frozen=True, slots=True)
+class LegRanking:
+    """One leg's ranking after roll-up: doc ids best first, with score and best chunk row."""
+
+    docs: list[str]
+    scores: dict[str, float]
+    best_row: dict[str, int]
+
+
+class Searcher:
+    """Answers queries over one :class:`LoadedIndex`. Models load on first need, once."""
+
+    def __init__(self, index: LoadedIndex, settings: Settings | None = None, embedder=None, reranker=None) -> None:
+        self.index = index
+        self.settings = settings or index.settings
+        self._embedder = embedder
+        self._reranker = reranker
+        sections = {q.section for q in index.questions}
+        self.known_sections = sections
+        self.known_chapters = set(index.chapter_by_number)
+        self.known_companies = {c for q in index.questions for c in q.companies}
+        self._chapter_section = {c.number: c.section for c in index.chapters}
+        self._all_rows = np.ones(len(index.chunks), dtype=bool)
+
+    # ------------------------------------------------------------------ models
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = make_embedder(self.index.embedding_model)
+        return self._embedder
+
+    @property
+    def reranker(self):
+        if self._reranker is None:
+            from retrieval.rerank import load_default_reranker
+
+            self._reranker = load_default_reranker(self.settings)
+        return self._reranker
+
+    # ------------------------------------------------------------------ input checks
+    def parse_filters(self, **kw) -> Filters:
+        return Filters.parse(**kw, known_sections=self.known_sections, known_chapters=self.known_chapters,
+                             known_companies=self.known_companies)
+
+    def check_query(self, query: str, k: int) -> str:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidQueryError("empty query: type a few words, e.g. 'KV cache memory'")
+        if len(query) > self.settings.max_query_chars:
+            raise InvalidQueryError(f"query is {len(query):,} characters; the limit is {self.settings.max_query_chars:,}")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InvalidQueryError(f"k must be a whole number >= 1, got {k!r}")
+        if k > self.settings.max_k:
+            raise InvalidQueryError(f"k={k} is too large; the limit is {self.settings.max_k}")
+        return query.strip()
+
+    # ------------------------------------------------------------------ pieces
+    def allowed_rows(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        ok_docs = set()
+        for q in self.index.questions:
+            if filters.accepts_question(q):
+                ok_docs.add(q.id)
+        for p in self.index.passages:
+            if filters.accepts_passage(p, self._chapter_section.get(p.chapter)):
+                ok_docs.add(p.id)
+        return np.fromiter((d in ok_docs for d in self.index.doc_ids), dtype=bool, count=len(self.index.chunks))
+
+    def _rollup(self, rows: np.ndarray, scores: np.ndarray, depth: int) -> LegRanking:
+        docs: list[str] = []
+        best: dict[str, int] = {}
+        sc: dict[str, float] = {}
+        doc_ids = self.index.doc_ids
+        for r, s in zip(rows.tolist(), scores.tolist()):
+            d = str(doc_ids[r])
+            if d in best:
+                continue
+            best[d] = r
+            sc[d] = float(s)
+            docs.append(d)
+            if len(docs) >= depth:
+                break
+        return LegRanking(docs, sc, best)
+
+    def bm25_leg(self, terms: list[str], mask: np.ndarray | None, depth: int) -> LegRanking:
+        if not terms:
+            return LegRanking([], {}, {})
+        scores = self.index.bm25.scores(terms)
+        ok = self.index.bm25.matched(terms)
+        if mask is not None:
+            ok &= mask
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return LegRanking([], {}, {})
+        # stable order: score desc, then row order (deterministic ties)
+        order = np.lexsort((rows, -scores[rows]))
+        rows = rows[order]
+        return self._rollup(rows, scores[rows], depth)
+
+    def dense_leg(self, qvec: np.ndarray, mask: np.ndarray | None, depth: int) -> LegRanking:
+        n = len(self.index.chunks)
+        fetch = min(n, depth * 4)  # chunks per question are ~1.7: over-fetch before roll-up
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            if not len(allowed):
+                return LegRanking([], {}, {})
+            if len(allowed) <= EXACT_FILTER_ROWS:
+                sims = self.index.vectors[allowed] @ qvec
+                order = np.lexsort((allowed, -sims))[:fetch]
+                return self._rollup(allowed[order], sims[order], depth)
+            scores, rows = ann_search(self.index.ann, qvec, fetch, self.settings.hnsw_ef_search, allowed)
+        else:
+            scores, rows = ann_search(self.index.ann, qvec, fetch, self.settings.hnsw_ef_search)
+        return self._rollup(rows, scores, depth)
+
+    # ------------------------------------------------------------------ search
+    def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> SearchResult:
+        """Search the index.
+
+        Args:
+            query: free text.
+            k: the most hits to return (fewer when fewer match).
+            mode: ``bm25``, ``dense``, ``hybrid`` or ``full``.
+            filters: metadata filters applied to both legs before fusion.
+        """
+        t0 = time.perf_counter()
+        query = self.check_query(query, k)
+        if mode not in MODES:
+            raise UnknownNameError("mode", mode, MODES)
+        if mode == "full":
+            reranker = self.reranker  # raises UnavailableError with what to do
+        s = self.settings
+        timings: dict[str, float] = {}
+        params = {"rrf_k": s.rrf_k, "depth": {"bm25": s.depth_bm25, "dense": s.depth_dense},
+                  "weights": {"bm25": s.weight_bm25, "dense": s.weight_dense}, "rollup": s.rollup,
+                  "bm25": f"{s.bm25_variant}(k1={s.bm25_k1}, b={s.bm25_b})", "ann": s.ann}
+        fdict = filters.to_dict() if filters else {}
+        mask = self.allowed_rows(filters)
+        if mask is not None and not mask.any():
+            return SearchResult(query, mode, k, [], fdict, params, {"total": _ms(t0)},
+                                message="no question matches these filters")
+        depth_b = max(s.depth_bm25, k) if mode == "bm25" else s.depth_bm25
+        depth_d = max(s.depth_dense, k) if mode == "dense" else s.depth_dense
+        terms = tokenize(query)
+        legs: dict[str, LegRanking] = {}
+        if mode in ("bm25", "hybrid", "full"):
+            t = time.perf_counter()
+            legs["bm25"] = self.bm25_leg(terms, mask, depth_b)
+            timings["bm25"] = _ms(t)
+        if mode in ("dense", "hybrid", "full"):
+            t = time.perf_counter()
+            qvec = self.embedder.encode_queries([query])[0]
+            timings["embed"] = _ms(t)
+            t = time.perf_counter()
+            legs["dense"] = self.dense_leg(qvec, mask, depth_d)
+            timings["ann"] = _ms(t)
+        t = time.perf_counter()
+        if mode in ("bm25", "dense"):
+            leg = legs[mode]
+            fused = [(d, leg.scores[d]) for d in leg.docs]
+        else:
+            fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k,
+                        {"bm25": s.weight_bm25, "dense": s.weight_dense})
+        timings["fusion"] = _ms(t)
+        hits = self._hits(fused, legs, terms, len(fused) if mode == "full" else k)
+        if mode == "full":
+            t = time.perf_counter()
+            hits = reranker.rerank(query, hits, k)
+            timings["rerank"] = _ms(t)
+        timings["total"] = _ms(t0)
+        message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
+        return SearchResult(query, mode, k, hits, fdict, params, timings, message)
+
+    def _hits(self, fused: list[tuple[str, float]], legs: dict[str, LegRanking], terms: list[str], k: int) -> list[Hit]:
+        idx = self.index
+        ranks = {n: {d: i for i, d in enumerate(leg.docs, start=1)} for n, leg in legs.items()}
+        out = []
+        for rank, (doc, score) in enumerate(fused[:k], start=1):
+            leg_scores = {n: LegScore(ranks[n].get(doc), legs[n].scores.get(doc)) for n in legs}
+            # the matching chunk: from the leg that ranked the doc best (bm25 on a tie)
+            placed = [(ranks[n][doc], n) for n in legs if doc in ranks[n]]
+            best_leg = min(placed, key=lambda x: (x[0], x[1]))[1]
+            row = legs[best_leg].best_row[doc]
+            chunk = idx.chunks[row]
+            out.append(Hit(
+                id=doc, doc_type=chunk.doc_type, rank=rank, score=float(score), chunk_id=chunk.id,
+                chunk_field=chunk.field, chunk_text=chunk.text, legs=leg_scores,
+                highlights=highlight_terms(chunk.text, terms),
+                question=idx.question_by_id.get(doc), passage=idx.passage_by_id.get(doc),
+            ))
+        return out
+
+    # ------------------------------------------------------------------ related
+    def related(self, question_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """The questions most like ``question_id`` (never itself): RRF of BM25 over its stem and the
+        dense neighbours of its mean chunk vector."""
+        idx = self.index
+        qid = normalise_id(question_id)
+        if qid not in idx.question_by_id:
+            raise UnknownIdError(f"unknown question id {question_id!r}; ids look like E5-193 (`qbank search` finds them)")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k > self.settings.max_k:
+            raise InvalidQueryError(f"k must be between 1 and {self.settings.max_k}, got {k!r}")
+        q = idx.question_by_id[qid]
+        mask = self.allowed_rows(filters)
+        own = np.array([c.doc_id == qid for c in idx.chunks])
+        mask = ~own if mask is None else (mask & ~own)
+        rows = idx.doc_rows[qid]
+        vec = idx.vectors[rows].mean(axis=0)
+        vec = vec / (np.linalg.norm(vec) or 1.0)
+        text = " ".join([q.question, q.testing, *q.rubric])
+        terms = tokenize(text)
+        s = self.settings
+        legs = {"bm25": self.bm25_leg(terms, mask, s.depth_bm25), "dense": self.dense_leg(vec, mask, s.depth_dense)}
+        fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k, {"bm25": s.weight_bm25, "dense": s.weight_dense})
+        fused = [(d, sc) for d, sc in fused if d in idx.question_by_id]
+        return self._hits(fused, legs, tokenize(q.question), k)
+
+
+ID_RE = re.compile(r"^\s*E\.?\s*(\d+)\s*[-–.]\s*(\d+)\s*$", re.I)
+
+
+def normalise_id(qid: str) -> str:
+    """``e5-193``, ``E.5-193`` → ``E5-193``; anything else is returned as typed."""
+    m = ID_RE.match(str(qid))
+    return f"E{int(m.group(1))}-{int(m.group(2))}" if m else str(qid)
+
+
+def highlight_terms(text: str, terms: list[str]) -> tuple[str, ...]:
+    """Words of ``text`` (as written) whose terms meet the query's terms, in order of appearance."""
+    want = set(terms)
+    if not want:
+        return ()
+    out: dict[str, None] = {}
+    for m in re.finditer(r"[\w’'.\-/]+", text):
+        w = m.group().strip(".-/'’")
+        if w and set(tokenize(w)) & want:
+            out.setdefault(w, None)
+    return tuple(out)
+
+
+def _ms(t: float) -> float:
+    return (time.perf_counter() - t) * 1000.0
+

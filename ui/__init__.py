@@ -1,0 +1,1 @@
+"""The edges: the ``qbank`` CLI, the FastAPI service and the Streamlit app."""

@@ -1,0 +1,91 @@
+"""CLI commands beyond search: eval, and the ones other modules register (serve, studyset, …)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from qbank.errors import EvalDataError, QbankError
+
+ALL_MODES = ("bm25", "dense", "hybrid", "full")
+
+
+def parse_modes(text: str, have_reranker: bool) -> list[str]:
+    from qbank.errors import UnknownNameError
+
+    if text == "all":
+        return [m for m in ALL_MODES if m != "full" or have_reranker]
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    for m in modes:
+        if m not in ALL_MODES:
+            raise UnknownNameError("mode", m, [*ALL_MODES, "all"])
+    if not modes:
+        raise QbankError("--mode needs at least one mode")
+    return modes
+
+
+def cmd_eval(args) -> int:
+    from eval.data import read_qrels, read_queries
+    from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+    from ui.cli import _progress_factory, _settings
+
+    s = _settings(args)
+    if args.dataset and (args.queries or args.qrels):
+        raise EvalDataError("give either --dataset DIR or --queries F --qrels F, not both")
+    if bool(args.queries) != bool(args.qrels):
+        raise EvalDataError("--queries and --qrels go together")
+    from retrieval.rerank import reranker_available
+
+    modes = parse_modes(args.mode, reranker_available(s))
+    if args.dataset:
+        from eval.beir import beir_searcher
+
+        folder = Path(args.dataset)
+        dense = any(m != "bm25" for m in modes)
+        searcher, queries, qrels = beir_searcher(folder, s, dense, _progress_factory("embedding"), args.split)
+        name, questions = f"BEIR {folder.resolve().name} ({args.split})", None
+    else:
+        from retrieval.engine import open_searcher
+
+        qpath = Path(args.queries) if args.queries else GOLDEN_QUERIES
+        queries = read_queries(qpath)
+        qrels = read_qrels(Path(args.qrels) if args.qrels else GOLDEN_QRELS)
+        searcher = open_searcher(s, build_if_missing=args.build)
+        name = "golden set" if not args.queries else qpath.name
+        questions = searcher.index.question_by_id
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(queries) * len(modes), desc="evaluating", unit="query", file=sys.stderr, disable=None)
+    report = evaluate_modes(searcher, queries, qrels, modes, name, k=args.k, questions=questions, progress=bar.update)
+    bar.close()
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if args.out:
+        files = report.write(Path(args.out))
+        print(f"wrote {', '.join(str(p) for p in files.values())}", file=sys.stderr)
+    if args.format == "json":
+        print(json.dumps({k: v for k, v in report.to_dict().items() if k != "per_query"}, indent=1))
+    else:
+        print(report.markdown())
+    return 0
+
+
+def register(sub, add_common) -> None:
+    p = sub.add_parser("eval", help="evaluate retrieval modes side by side (golden set, TREC pair or BEIR dataset)")
+    add_common(p)
+    p.add_argument("--queries", metavar="F", help="queries: TSV 'qid<TAB>text' or JSONL (default: the golden set)")
+    p.add_argument("--qrels", metavar="F", help="TREC qrels 'qid 0 doc grade' or BEIR TSV")
+    p.add_argument("--dataset", metavar="DIR", help="a BEIR dataset folder (indexed into its own index)")
+    p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
+    p.add_argument("--mode", default="bm25,dense,hybrid", help="comma-separated modes, or 'all'")
+    p.add_argument("--k", type=int, default=100, help="depth of each run (default 100)")
+    p.add_argument("--out", metavar="DIR", help="write TREC runs and JSON/Markdown reports here")
+    p.add_argument("--format", choices=("md", "json"), default="md")
+    p.add_argument("--build", action="store_true", help="build the bank index first if it is missing")
+    p.set_defaults(func=cmd_eval)
+    try:
+        from ui import cli_app
+    except ImportError:
+        return
+    cli_app.register(sub, add_common)
