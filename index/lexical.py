@@ -22,7 +22,7 @@ import unicodedata
 
 import numpy as np
 
-TOKENIZER_VERSION = "qbank-tok-1"
+TOKENIZER_VERSION = "qbank-tok-2"
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
@@ -36,6 +36,9 @@ STOPWORDS = frozenset(
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:[-_/.'][a-z0-9]+)*")
 SPLIT_RE = re.compile(r"[-_/.']")
+CAMEL_RE = re.compile(r"\b[A-Z]?[a-z]+(?:[A-Z][a-z]+)+\b")  # FlashAttention, PagedAttention, DeepSpeed
+# words that say what the user wants back, not what it is about ("questions about X")
+QUERY_META = frozenset({"question", "questions", "interview", "interviews", "ask", "asks", "asked", "asking"})
 
 
 @functools.cache
@@ -58,8 +61,12 @@ def normalise(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Text → BM25 terms. ``tokenize("KV-cache for p99")`` → ``['kv', 'cach', 'kvcach', 'p99']``."""
+    """Text → BM25 terms. ``tokenize("KV-cache for p99")`` → ``['kv', 'cach', 'kvcach', 'p99']``.
+
+    CamelCase words also yield their parts: "FlashAttention" → flash, attent, flashattent.
+    """
     out: list[str] = []
+    text = CAMEL_RE.sub(lambda m: m.group() + " " + re.sub(r"(?<=[a-z])(?=[A-Z])", " ", m.group()), text)
     for m in WORD_RE.finditer(normalise(text)):
         word = m.group()
         parts = [p for p in SPLIT_RE.split(word) if p]
@@ -71,6 +78,40 @@ def tokenize(text: str) -> list[str]:
         if len(parts) > 1 and "'" not in word:
             out.append(_stem("".join(parts)))
     return out
+
+
+def tokenize_query(text: str, vocabulary=None) -> list[str]:
+    """Query → BM25 terms: :func:`tokenize`, without words that only say "questions", plus each
+    adjacent pair glued together when the glued term is in ``vocabulary`` ("flash attention" also
+    looks for "FlashAttention", "kv cache" for "KV-cache")."""
+    words = [m.group() for m in WORD_RE.finditer(normalise(text))]
+    kept = [w for w in words if w not in QUERY_META]
+    terms = tokenize(" ".join(kept)) if kept else []
+    if vocabulary is not None:
+        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term
+        for w in kept:
+            if w in STOPWORDS or len(w) < 5 or any(c.isdigit() for c in w) or SPLIT_RE.search(w):
+                continue
+            t = _stem(w)
+            if t not in vocabulary:
+                fix = closest_term(t, vocabulary)
+                if fix and fix not in terms:
+                    terms.append(fix)
+        plain = [w for w in kept if w not in STOPWORDS and not SPLIT_RE.search(w)]
+        for a, b in zip(plain, plain[1:]):
+            glued = _stem(a + b)
+            if glued in vocabulary and glued not in terms:
+                terms.append(glued)
+    return terms
+
+
+def closest_term(term: str, vocabulary) -> str | None:
+    """The known term closest to an unknown one (difflib ratio ≥ 0.8, same first letter)."""
+    import difflib
+
+    cands = [v for v in vocabulary if v[:1] == term[:1] and abs(len(v) - len(term)) <= 3]
+    best = difflib.get_close_matches(term, cands, n=1, cutoff=0.8)
+    return best[0] if best else None
 
 
 def word_spans(text: str) -> list[tuple[str, list[str]]]:
@@ -112,6 +153,7 @@ class BM25:
                 p[0].append(i)
                 p[1].append(tf)
         self._postings = {t: (np.array(ix, dtype=np.int64), np.array(tf, dtype=np.float64)) for t, (ix, tf) in postings.items()}
+        self.vocabulary = self._impl.idf.keys()
         self._doc_len = np.asarray(self._impl.doc_len, dtype=np.float64)
         self._avgdl = float(self._impl.avgdl)
 

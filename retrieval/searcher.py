@@ -11,14 +11,15 @@ before ranking, so a selective filter still returns up to k results.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.dense import ann_search, make_embedder
-from index.lexical import tokenize
+from index.dense import ann_search, make_query_encoder
+from index.lexical import tokenize, tokenize_query
 from index.store import LoadedIndex
 from qbank.config import Settings
 from qbank.errors import InvalidQueryError, UnavailableError, UnknownIdError, UnknownNameError
@@ -75,7 +76,7 @@ class Searcher:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = make_embedder(self.index.embedding_model)
+            self._embedder = make_query_encoder(self.index.embedding_model, self.settings.query_encoder)
         return self._embedder
 
     @property
@@ -190,7 +191,7 @@ class Searcher:
                                 message="no question matches these filters")
         depth_b = max(s.depth_bm25, k) if mode == "bm25" else s.depth_bm25
         depth_d = max(s.depth_dense, k) if mode == "dense" else s.depth_dense
-        terms = tokenize(query)
+        terms = tokenize_query(query, self.index.bm25.vocabulary)
         legs: dict[str, LegRanking] = {}
         if mode in ("bm25", "hybrid", "full"):
             t = time.perf_counter()
@@ -280,11 +281,19 @@ def highlight_terms(text: str, terms: list[str]) -> tuple[str, ...]:
     if not want:
         return ()
     out: dict[str, None] = {}
-    for m in re.finditer(r"[\w’'.\-/]+", text):
+    for m in _WORD_RE.finditer(text):
         w = m.group().strip(".-/'’")
-        if w and set(tokenize(w)) & want:
+        if w and not want.isdisjoint(_word_terms(w)):
             out.setdefault(w, None)
     return tuple(out)
+
+
+_WORD_RE = re.compile(r"[\w’'.\-/]+")
+
+
+@functools.lru_cache(maxsize=50_000)
+def _word_terms(word: str) -> frozenset[str]:
+    return frozenset(tokenize(word))
 
 
 def _ms(t: float) -> float:

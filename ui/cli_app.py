@@ -1,0 +1,118 @@
+"""CLI commands for the apps: ``qbank studyset``, ``qbank serve`` (the API) and ``qbank ui`` (Streamlit).
+
+Registered by :func:`ui.cli_more.register`. Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qbank.errors import InvalidQueryError, QbankError
+
+UI_SCRIPT = Path(__file__).with_name("app.py")
+
+
+def cmd_studyset(args) -> int:
+    from retrieval.engine import open_searcher
+    from retrieval.studyset import FORMATS, StudySetSpec, build_study_set, export
+    from ui.cli import _settings
+
+    if args.format not in FORMATS:
+        raise InvalidQueryError(f"unknown --format {args.format!r}; choose one of: {', '.join(FORMATS)}")
+    if args.format == "anki" and not args.out:
+        raise InvalidQueryError("--format anki writes a binary .apkg file: give --out FILE")
+    spec = StudySetSpec(topics=tuple(args.topic or ()), size=args.size, mix=args.mix, roles=tuple(args.role or ()),
+                        sections=tuple(args.section or ()), kinds=tuple(args.kind or ()),
+                        include=tuple(args.include or ()), exclude=tuple(args.exclude or ()), minutes=args.minutes,
+                        lam=args.lam, dup_threshold=args.dup_threshold)
+    if not spec.topics:
+        raise InvalidQueryError("give at least one --topic, e.g. --topic 'KV cache'")
+    searcher = open_searcher(_settings(args))
+    ss = build_study_set(searcher, spec)
+    data = export(ss, args.format)
+    for m in ss.messages:
+        print(f"note: {m}", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        except OSError as e:
+            raise QbankError(f"cannot write {out}: {e.strerror or e}") from None
+        print(f"wrote {len(ss.items)} questions (~{ss.total_minutes} min) to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(data.decode("utf-8"))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from ui.api import create_app
+    from ui.cli import _settings
+
+    app = create_app(_settings(args), build_if_missing=args.build)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def ui_command(port: int, host: str | None = None, headless: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT), "--server.port", str(port),
+           "--browser.gatherUsageStats", "false"]
+    if host:
+        cmd += ["--server.address", host]
+    if headless:
+        cmd += ["--server.headless", "true"]
+    return cmd
+
+
+def cmd_ui(args) -> int:
+    env = dict(os.environ)
+    # the app reads its settings from the environment (QBANK_*)
+    if args.index_dir:
+        env["QBANK_INDEX_DIR"] = str(Path(args.index_dir).resolve())
+    if args.bank:
+        env["QBANK_BANK"] = str(Path(args.bank).resolve())
+    try:
+        return subprocess.call(ui_command(args.port, args.host, args.headless), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def register(sub, add_common) -> None:
+    p = sub.add_parser("studyset", help="build a study set covering topics (Markdown, CSV, JSON or Anki)")
+    add_common(p)
+    p.add_argument("--topic", action="append", metavar="T", help="a topic (repeatable; every topic gets covered)")
+    p.add_argument("--size", type=int, help="number of questions (default: the mix's total, else 12)")
+    p.add_argument("--mix", metavar="MIX", help="difficulty mix, e.g. W:2,M:5,H:5")
+    p.add_argument("--role", action="append", help="MLE, MLS, AS, RE or INF (repeatable)")
+    p.add_argument("--section", action="append", help="section number (repeatable)")
+    p.add_argument("--kind", action="append", help="conceptual, design, coding or behavioral (repeatable)")
+    p.add_argument("--include", action="append", metavar="ID", help="a question id that must be in the set")
+    p.add_argument("--exclude", action="append", metavar="ID", help="a question id that must not be")
+    p.add_argument("--minutes", type=int, help="time budget in minutes (W=3, M=8, H=15, S=25 per question)")
+    p.add_argument("--lambda", dest="lam", type=float, default=0.7,
+                   help="MMR trade-off: 1 = relevance only, 0 = diversity only (default 0.7)")
+    p.add_argument("--dup-threshold", type=float, default=0.92,
+                   help="cosine at which two questions count as near-duplicates (default 0.92)")
+    p.add_argument("--format", default="md", help="md | csv | json | anki (anki needs --out)")
+    p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.set_defaults(func=cmd_studyset)
+
+    p = sub.add_parser("serve", help="run the HTTP API (FastAPI + uvicorn; docs at /docs)")
+    add_common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--build", action="store_true", help="build the index first if it is missing")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ui", help="run the Streamlit app (search, question, study set, evals)")
+    add_common(p)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", help="address to listen on (default: Streamlit's)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_ui)
