@@ -276,6 +276,8 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
         hits = [h for h in res.hits if h.doc_type == "question" and h.id not in exclude and h.id not in include]
         top = max((h.score for h in hits), default=1.0) or 1.0
         cands[t] = [(h.id, float(h.score) / top) for h in hits]
+        if hits and mode == "hybrid" and all(h.legs.get("bm25") is None or h.legs["bm25"].rank is None for h in hits):
+            messages.append(f"topic {t!r}: no question shares its words; its questions were picked by meaning alone")
 
     qids, vecs = question_vectors(searcher)
     row = {q: i for i, q in enumerate(qids)}
@@ -405,6 +407,11 @@ def _tags(q: Question) -> str:
             f"E.{q.section} {q.section_title}" + (f" · Ch. {', '.join(map(str, q.chapters))}" if q.chapters else ""))
 
 
+def _bulleted(q: Question) -> bool:
+    """Rubrics are bullets, except a one-paragraph solution sketch (as `qbank show` prints them)."""
+    return len(q.rubric) > 1 or q.rubric_label != "Solution sketch"
+
+
 def to_markdown(ss: StudySet) -> str:
     """Questions first (to practise cold), then an answer key with each testing note and rubric."""
     topics = ", ".join(ss.spec.topics)
@@ -426,7 +433,7 @@ def to_markdown(ss: StudySet) -> str:
             lines += [f"**{(q.testing_label or 'testing').capitalize()}:** {q.testing}", ""]
         if q.rubric:
             lines.append(f"**{q.rubric_label or 'Rubric'}:**")
-            lines += ["", *[f"- {b}" for b in q.rubric]] if len(q.rubric) > 1 else ["", q.rubric[0]]
+            lines += ["", *[f"- {b}" for b in q.rubric]] if _bulleted(q) else ["", q.rubric[0]]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -477,7 +484,7 @@ def anki_notes(ss: StudySet) -> list:
             if q.testing else ""
         rubric = ""
         if q.rubric:
-            body = ("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in q.rubric) + "</ul>") if len(q.rubric) > 1 \
+            body = ("<ul>" + "".join(f"<li>{html.escape(b)}</li>" for b in q.rubric) + "</ul>") if _bulleted(q) \
                 else f"<p>{html.escape(q.rubric[0])}</p>"
             rubric = f"<b>{html.escape(q.rubric_label or 'Rubric')}:</b>{body}"
         tags = ["qbank", f"qbank::E{q.section}", f"qbank::difficulty::{q.difficulty}", f"qbank::kind::{q.kind}",

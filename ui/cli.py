@@ -78,7 +78,7 @@ def format_question(q) -> str:
 
     lines = [f"{q.id}  [{q.difficulty}] {DIFFICULTY_NAMES[q.difficulty]} · "
              f"{', '.join(f'{r} ({ROLE_NAMES[r]})' for r in q.roles)} · {q.kind}",
-             f"E.{q.section} {q.section_title}" + (f" · Chapters {', '.join(map(str, q.chapters))}" if q.chapters else ""),
+             f"E.{q.section} {q.section_title}" + (f" · Chapter{'s' if len(q.chapters) > 1 else ''} {', '.join(map(str, q.chapters))}" if q.chapters else ""),
              "", q.question, ""]
     if q.testing:
         lines.append(f"{q.testing_label.capitalize()}: {q.testing}")

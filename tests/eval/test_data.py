@@ -1,0 +1,48 @@
+import pytest
+
+from eval.data import check_consistency, read_qrels, read_queries, read_run, write_run
+from qbank.errors import EvalDataError
+
+
+def test_queries_tsv_and_jsonl(tmp_path):
+    t = tmp_path / "q.tsv"
+    t.write_text("q1\tkv cache\tcat\nq2\tpq\n")
+    assert read_queries(t) == {"q1": "kv cache", "q2": "pq"}
+    j = tmp_path / "q.jsonl"
+    j.write_text('{"_id": "1", "text": "a", "metadata": {"x": 1}}\n{"qid": "2", "text": "b"}\n')
+    assert read_queries(j) == {"1": "a", "2": "b"}
+
+
+def test_malformed_lines_named(tmp_path):
+    t = tmp_path / "q.tsv"
+    t.write_text("q1\tok\nno tab here\n")
+    with pytest.raises(EvalDataError, match=r"q.tsv:2: expected 'qid<TAB>query text'"):
+        read_queries(t)
+    r = tmp_path / "r.qrels"
+    r.write_text("q1 0 d1 1\nq1 d2\n")
+    with pytest.raises(EvalDataError, match=r"r.qrels:2: expected 'qid 0 doc grade'"):
+        read_qrels(r)
+    e = tmp_path / "empty.tsv"
+    e.write_text("\n")
+    with pytest.raises(EvalDataError, match="no queries in it"):
+        read_queries(e)
+
+
+def test_beir_qrels_header_and_consistency(tmp_path):
+    r = tmp_path / "test.tsv"
+    r.write_text("query-id\tcorpus-id\tscore\n1\td1\t1\n3\td9\t1\n")
+    qrels = read_qrels(r)
+    assert qrels == {"1": {"d1": 1}, "3": {"d9": 1}}
+    warns = check_consistency({"1": "a", "2": "b"}, qrels, {"d1"})
+    assert warns[0].startswith("1 judged doc ids are not in the index (e.g. d9)")
+    assert warns[1].startswith("1 queries have no judgments")
+    assert warns[2].startswith("1 judged query ids have no query text")
+    with pytest.raises(EvalDataError, match="no query id appears in both"):
+        check_consistency({"x": "a"}, qrels, {"d1"})
+
+
+def test_run_round_trip(tmp_path):
+    p = tmp_path / "run.trec"
+    write_run({"q": {"a": 2.0, "b": 3.0}}, p, "t")
+    assert p.read_text().splitlines() == ["q Q0 b 1 3.000000 t", "q Q0 a 2 2.000000 t"]
+    assert read_run(p) == {"q": {"b": 3.0, "a": 2.0}}

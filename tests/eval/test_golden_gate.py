@@ -1,0 +1,51 @@
+"""The CI gate: golden-set eval of bm25, dense and hybrid with the real model on the real bank."""
+
+import json
+
+import pytest
+
+from eval.data import read_qrels, read_queries
+from eval.gate import check
+from eval.runner import GOLDEN_BASELINE, GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+
+
+def test_golden_set_is_well_formed(real_searcher):
+    queries, qrels = read_queries(GOLDEN_QUERIES), read_qrels(GOLDEN_QRELS)
+    assert len(queries) >= 80 and set(queries) == set(qrels)
+    known = set(real_searcher.index.question_by_id)
+    for qid, rel in qrels.items():
+        assert set(rel) <= known, qid
+        assert any(g == 2 for g in rel.values()), f"{qid} has no squarely relevant question"
+
+
+@pytest.fixture(scope="module")
+def golden_report(real_searcher):
+    return evaluate_modes(real_searcher, read_queries(GOLDEN_QUERIES), read_qrels(GOLDEN_QRELS),
+                          ["bm25", "dense", "hybrid"], "golden set",
+                          questions=real_searcher.index.question_by_id)
+
+
+def test_gate_against_committed_baseline(golden_report):
+    table = golden_report.table()
+    failures = check(table, json.loads(GOLDEN_BASELINE.read_text()))
+    assert failures == [], "\n".join(failures)
+
+
+def test_gate_catches_a_drop():
+    base = {"metrics": {"hybrid": {"ndcg@10": 0.70}}}
+    table = {"bm25": {"ndcg@10": 0.6, "recall@20": 0.7}, "dense": {"ndcg@10": 0.6, "recall@20": 0.8},
+             "hybrid": {"ndcg@10": 0.68, "recall@20": 0.75}}
+    assert check(table, base) == ["hybrid: nDCG@10 0.6800 is more than 0.01 below the baseline 0.7000",
+                                  "hybrid recall@20 0.7500 does not beat dense 0.8000"]
+
+
+def test_report_has_everything(golden_report, tmp_path):
+    files = golden_report.write(tmp_path)
+    md = files["md"].read_text()
+    assert "| hybrid |" in md and "Paired randomisation test" in md and "Worst queries" in md
+    d = json.loads(files["json"].read_text())
+    assert set(d["latency_ms"]["hybrid"]) >= {"p50", "p95", "embed_p50", "bm25_p50", "ann_p50", "fusion_p50"}
+    assert d["significance"]["hybrid"]["against"] in ("bm25", "dense")
+    assert "kind" in d["breakdown"] and len(d["per_query"]["hybrid"]) == len(read_queries(GOLDEN_QUERIES))
+    first = files["run.hybrid"].read_text().splitlines()[0].split()
+    assert first[1] == "Q0" and first[3] == "1"

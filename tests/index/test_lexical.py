@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from index.lexical import BM25, tokenize, tokenize_query
+from qbank.errors import UnknownNameError
+
+
+def test_technical_terms_match_alike():
+    assert tokenize("KV cache") == ["kv", "cach"]
+    assert set(tokenize("KV cache")) <= set(tokenize("kv-cache")) == set(tokenize("KV-cache"))
+    assert "allreduc" in tokenize("all-reduce") and tokenize("allreduce") == ["allreduc"]
+    assert tokenize("p99 FP8 H100 70B") == ["p99", "fp8", "h100", "70b"]
+    assert tokenize("FlashAttention") == ["flashattent", "flash", "attent"]
+    assert tokenize("the of and") == []
+
+
+def test_query_drops_meta_words_and_glues_pairs():
+    vocab = {"flashattent", "kvcach"}
+    assert tokenize_query("questions about flash attention", vocab) == ["flash", "attent", "flashattent"]
+    assert tokenize_query("interview question", vocab) == []
+
+
+def test_typo_falls_back_to_closest_term():
+    vocab = {"specul", "decod", "pagedattent"}
+    terms = tokenize_query("speculatve decodng", vocab)
+    assert "specul" in terms and "decod" in terms
+
+
+DOCS = [tokenize(t) for t in [
+    "kv cache memory for long context",
+    "product quantization splits vectors",
+    "speculative decoding with a draft model",
+    "cache eviction policy lru cache",
+]]
+
+
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+@pytest.mark.parametrize("query", ["kv cache", "cache", "draft model speculative", "unseen words only"])
+def test_scores_equal_rank_bm25(variant, query):
+    bm = BM25(DOCS, variant, 1.2, 0.75, 1.0 if variant == "plus" else 0.5)
+    q = tokenize(query)
+    np.testing.assert_allclose(bm.scores(q), bm.reference_scores(q), rtol=0, atol=1e-12)
+
+
+def test_bm25plus_hand_value():
+    # 3 docs; "cache" in doc 0 (tf 1, len 2) only. idf = ln((3+1)/1); avgdl = 2
+    bm = BM25([["cach", "x"], ["y", "z"], ["w", "v"]], "plus", k1=1.2, b=0.75, delta=1.0)
+    idf = np.log(4.0)
+    expected0 = idf * (1.0 + 1 * 2.2 / (1.2 * (1 - 0.75 + 0.75 * 2 / 2) + 1))
+    s = bm.scores(["cach"])
+    assert s[0] == pytest.approx(expected0)
+    assert s[1] == pytest.approx(idf * 1.0)  # BM25+ lifts unmatched docs by delta·idf
+    assert bm.matched(["cach"]).tolist() == [True, False, False]
+
+
+def test_unknown_variant():
+    with pytest.raises(UnknownNameError, match="unknown BM25 variant 'bm99'; choose one of: l, okapi, plus"):
+        BM25(DOCS, "bm99")

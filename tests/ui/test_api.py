@@ -1,0 +1,225 @@
+"""The HTTP API over the tiny index: every route, with good and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import genanki
+import pytest
+from fastapi.testclient import TestClient
+
+from ui.api import create_app
+
+
+@pytest.fixture(scope="module")
+def ui_client(ui_searcher):
+    app = create_app(searcher=ui_searcher)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_healthz(ui_client):
+    r = ui_client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok" and r.json()["questions"] == 22 and r.json()["dense"] is True
+
+
+def test_search_hit_shape(ui_client, ui_searcher):
+    r = ui_client.get("/search", params={"q": "product quantization", "k": 3})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["query"] == "product quantization" and d["mode"] == "hybrid" and d["k"] == 3
+    assert d["hits"][0]["id"] == "E3-16"
+    # the same shape as Hit.to_dict()
+    want = ui_searcher.search("product quantization", 3).hits[0].to_dict()
+    got = d["hits"][0]
+    assert {k: got[k] for k in want} == want
+    assert got["legs"]["bm25"]["rank"] == 1 and "quantization" in got["highlights"]
+    assert set(d["timings_ms"]) >= {"total", "bm25", "embed"}
+
+
+def test_search_filters_repeated_params(ui_client):
+    r = ui_client.get("/search", params=[("q", "KV cache"), ("difficulty", "H"), ("difficulty", "S"),
+                                         ("role", "MLS"), ("k", "20")])
+    assert r.status_code == 200
+    hits = r.json()["hits"]
+    assert hits and all(h["difficulty"] in ("H", "S") and "MLS" in h["roles"] for h in hits)
+    assert r.json()["filters"] == {"difficulty": ["H", "S"], "role": ["MLS"]}
+    r = ui_client.get("/search", params={"q": "retrieval", "section": "3", "kind": "coding", "mode": "bm25"})
+    assert [h["id"] for h in r.json()["hits"]] == ["E3-21"]
+    r = ui_client.get("/search", params={"q": "KV cache", "company": "meta", "chapter": "12"})
+    assert [h["id"] for h in r.json()["hits"]] == ["E2-9"]
+
+
+def test_search_filter_matching_nothing(ui_client):
+    r = ui_client.get("/search", params={"q": "KV cache", "section": "1", "kind": "design"})
+    assert r.status_code == 200 and r.json()["hits"] == []
+    assert r.json()["message"] == "no question matches these filters"
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"q": "x", "k": 101}, "k: Input should be less than or equal to 100"),
+    ({"q": "x", "k": 0}, "k: Input should be greater than or equal to 1"),
+    ({"q": "x", "k": "ten"}, "k: Input should be a valid integer"),
+    ({"q": ""}, "q: String should have at least 1 character"),
+    ({}, "q: Field required"),
+    ({"q": "x", "mode": "magic"}, "mode: Input should be 'bm25', 'dense', 'hybrid' or 'full'"),
+    ({"q": "   "}, "empty query"),
+    ({"q": "x" * 1001}, "query is 1,001 characters; the limit is 1,000"),
+    ({"q": "x", "difficulty": "Z"}, "unknown difficulty 'Z'"),
+    ({"q": "x", "section": "99"}, "unknown section 99"),
+    ({"q": "x", "section": "five"}, "section must be a number, got 'five'"),
+    ({"q": "x", "company": "Acme"}, "unknown company 'Acme'"),
+])
+def test_search_bad_input_is_422_json(ui_client, params, needle):
+    r = ui_client.get("/search", params=params)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert needle in r.json()["detail"]
+
+
+def test_full_mode_unavailable(ui_client):
+    r = ui_client.get("/search", params={"q": "KV cache", "mode": "full"})
+    assert r.status_code == 409
+    assert "needs a trained cross-encoder reranker" in r.json()["detail"]
+
+
+def test_question_and_404(ui_client):
+    r = ui_client.get("/questions/e2-7")
+    assert r.status_code == 200
+    d = r.json()
+    assert d["question"]["id"] == "E2-7" and d["question"]["rubric_label"] == "What they want to hear"
+    assert d["chapters"][0]["number"] == 11 and "E2-8" in d["chapters"][0]["cited_by"]
+    r = ui_client.get("/questions/E9-999")
+    assert r.status_code == 404
+    assert r.json() == {"detail": "unknown question id 'E9-999'; ids look like E5-193"}
+    assert ui_client.get("/questions/" + "x" * 41).status_code == 422
+
+
+def test_related(ui_client):
+    r = ui_client.get("/questions/E2-7/related", params={"k": 3})
+    assert r.status_code == 200
+    ids = [h["id"] for h in r.json()]
+    assert len(ids) == 3 and "E2-7" not in ids and ids[0] == "E2-8"
+    assert ui_client.get("/questions/E9-1/related").status_code == 404
+    assert ui_client.get("/questions/E2-7/related", params={"k": 500}).status_code == 422
+
+
+def test_chapters(ui_client):
+    r = ui_client.get("/chapters")
+    assert r.status_code == 200
+    ch = {c["number"]: c for c in r.json()}
+    assert ch[22]["cited_by"] == ["E3-16", "E3-17"] and ch[22]["section"] == 3
+
+
+def test_studyset_json(ui_client):
+    body = {"topics": ["KV cache memory", "product quantization vector search"], "size": 6, "mix": "W:1,M:3,H:2"}
+    r = ui_client.post("/studysets", json=body)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["size"] == 6 and d["by_difficulty"] == {"W": 1, "M": 3, "H": 2} and d["messages"] == []
+    assert all(d["coverage"].values())
+    again = ui_client.post("/studysets", json=body).json()
+    assert [i["id"] for i in again["items"]] == [i["id"] for i in d["items"]]  # deterministic
+
+
+def test_studyset_files(ui_client):
+    body = {"topics": ["KV cache"], "size": 3, "lambda": 0.5}
+    r = ui_client.post("/studysets", json={**body, "format": "md"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/markdown")
+    assert 'filename="studyset-kv-cache.md"' in r.headers["content-disposition"]
+    assert "## Answer key" in r.text
+    r = ui_client.post("/studysets", json={**body, "format": "csv"})
+    assert r.text.splitlines()[0].startswith("position,id,difficulty")
+    r = ui_client.post("/studysets", json={**body, "format": "anki"})
+    assert r.status_code == 200 and r.headers["content-disposition"].endswith('.apkg"')
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert "collection.anki2" in z.namelist()
+    ids = [i["id"] for i in ui_client.post("/studysets", json=body).json()["items"]]
+    assert len(ids) == 3 and genanki.guid_for(ids[0])  # GUIDs derive from these ids
+
+
+@pytest.mark.parametrize(("body", "status", "needle"), [
+    ({"topics": []}, 422, "topics: List should have at least 1 item"),
+    ({"topics": ["x"], "size": 101}, 422, "size: Input should be less than or equal to 100"),
+    ({"topics": ["x"], "mix": "W:x"}, 422, "bad difficulty mix: W:'x' is not a whole number"),
+    ({"topics": ["x"], "format": "pdf"}, 422, "format: Input should be 'json', 'md', 'csv' or 'anki'"),
+    ({"topics": ["x"], "include": ["E9-9"]}, 404, "unknown question id 'E9-9' in include"),
+    ({"topics": ["x"], "lambda": 2}, 422, "lambda: Input should be less than or equal to 1"),
+    ({"topics": ["x" * 1001]}, 422, "topic is 1,001 characters; the limit is 1,000"),
+])
+def test_studyset_bad_input(ui_client, body, status, needle):
+    r = ui_client.post("/studysets", json=body)
+    assert r.status_code == status, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_studyset_malformed_json(ui_client):
+    r = ui_client.post("/studysets", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and "detail" in r.json()
+
+
+def test_eval_inline(ui_client):
+    body = {"modes": ["bm25", "hybrid"], "queries": {"q1": "product quantization", "q2": "KV cache memory"},
+            "qrels": {"q1": {"E3-16": 2}, "q2": {"E2-7": 2, "E2-8": 2}}, "k": 10}
+    r = ui_client.post("/eval", json=body)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert d["n_queries"] == 2 and d["primary_metric"] == "ndcg@10"
+    assert set(d["metrics"]) == {"bm25", "hybrid"} and d["metrics"]["bm25"]["recall@10"] == 1.0
+    assert "hybrid" in d["significance"]
+
+
+def test_eval_golden_default(ui_client):
+    # the golden set judges the real bank: on the tiny bank its ids are unknown, which is reported, not a 500
+    r = ui_client.post("/eval", json={"modes": ["bm25"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["n_queries"] > 50 and r.json()["warnings"]
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ({"queries": {"q": "x"}}, "queries and qrels go together"),
+    ({"modes": ["nope"]}, "modes.0: Input should be"),
+    ({"modes": []}, "modes: List should have at least 1 item"),
+    ({"queries": {"q": "x"}, "qrels": {"other": {"E1-1": 1}}}, "no query has judgments in qrels"),
+    ({"queries": {str(i): "x" for i in range(201)}, "qrels": {"0": {"E1-1": 1}}}, "the API evaluates at most 200"),
+    ({"queries": {"q": " "}, "qrels": {"q": {"E1-1": 1}}}, "empty query"),
+])
+def test_eval_bad_input(ui_client, body, needle):
+    r = ui_client.post("/eval", json=body)
+    assert r.status_code == 422, r.text
+    assert needle in r.json()["detail"]
+
+
+def test_openapi_documents_routes(ui_client):
+    spec = ui_client.get("/openapi.json").json()
+    assert {"/search", "/questions/{qid}", "/questions/{qid}/related", "/chapters", "/studysets", "/eval",
+            "/healthz"} <= set(spec["paths"])
+    assert ui_client.get("/docs").status_code == 200
+
+
+def test_internal_error_is_json_without_traceback(ui_searcher):
+    class Broken:
+        settings = ui_searcher.settings
+        index = ui_searcher.index
+
+        def parse_filters(self, **kw):
+            raise RuntimeError("boom /secret/path")
+
+    with TestClient(create_app(searcher=Broken()), raise_server_exceptions=False) as c:
+        r = c.get("/search", params={"q": "x"})
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal error (RuntimeError); see the server log"}
+    assert "Traceback" not in r.text and "secret" not in json.dumps(r.json())
+
+
+def test_lifespan_loads_index_once(ui_settings):
+    app = create_app(ui_settings)
+    assert app.state.searcher is None
+    with TestClient(app) as c:
+        first = app.state.searcher
+        assert first is not None
+        assert c.get("/healthz").json()["questions"] == 22
+        assert app.state.searcher is first

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+
+from ui.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_show_json(capsys):
+    code, out, _ = run(capsys, "show", "E12-501", "--format", "json")
+    d = json.loads(out)
+    assert code == 0 and d["id"] == "E12-501" and "idempotency" in d["question"]
+    assert d["rubric"][0].startswith("Generate a UUID") and d["kind"] == "coding"
+    assert {"id", "section", "number", "difficulty", "roles", "chapters", "question", "testing", "companies",
+            "kind", "rubric"} <= set(d)
+    code, out, _ = run(capsys, "show", "E11-501", "--format", "json")
+    assert "CUDA warp" in json.loads(out)["question"]
+
+
+def test_show_text_and_unknown(capsys):
+    code, out, _ = run(capsys, "show", "e1-9")
+    assert code == 0 and "MHA, MQA, and GQA" in out and "Companies: Meta, Mistral, Google" in out
+    code, out, err = run(capsys, "show", "E99-1")
+    assert code == 2 and out == "" and err.startswith("error: unknown question id 'E99-1'") and err.count("\n") == 1
+
+
+def test_ingest_counts(capsys, tmp_path):
+    code, out, _ = run(capsys, "ingest", "--out", str(tmp_path), "--chapters", str(tmp_path / "none"))
+    assert code == 0
+    assert out.startswith("535 questions kept of 535 question lines (0 skipped, 0 warnings)")
+    assert "110 cited chapters" in out and "E.12:40" in out
+    assert (tmp_path / "questions.jsonl").read_text().count("\n") == 535
+
+
+def test_ingest_bad_bank(capsys, tmp_path):
+    p = tmp_path / "b.txt"
+    p.write_text("E.1 ML (Chapters 1–2)\n\n1. [Q][MLE] x? Chapter 1\n2. [W][MLE] y? Chapter 1\n")
+    code, out, err = run(capsys, "ingest", "--bank", str(p), "--out", str(tmp_path / "o"))
+    assert code == 0 and "1 questions kept of 2 question lines (1 skipped" in out
+    assert f"warning: {p}:3: E1-1: unknown tag [Q]" in err
+
+
+def test_chapters_json(capsys):
+    code, out, _ = run(capsys, "chapters", "--format", "json")
+    cat = json.loads(out)
+    assert sum(1 for c in cat if c["cited_by"]) == 110
+
+
+def test_search_errors(capsys, tiny_index, tiny_settings):
+    idx = str(tiny_settings.index_dir)
+    bank = str(tiny_settings.bank)
+    code, out, err = run(capsys, "search", "  ", "--index-dir", idx, "--bank", bank)
+    assert code == 2 and err.startswith("error: empty query")
+    code, out, err = run(capsys, "search", "cache", "--mode", "nope", "--index-dir", idx, "--bank", bank)
+    assert code == 2 and "unknown mode 'nope'" in err
+    code, out, err = run(capsys, "search", "cache", "--difficulty", "Z", "--index-dir", idx, "--bank", bank)
+    assert code == 2 and "unknown difficulty 'Z'" in err
+    code, out, err = run(capsys, "search", "cache", "--index-dir", str(tiny_settings.index_dir) + "-none")
+    assert code == 2 and "run `qbank build` first" in err
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_search_output(capsys, tiny_index, tiny_settings, monkeypatch, fmt):
+    monkeypatch.setenv("QBANK_EMBEDDING_MODEL", "hashing-256")
+    code, out, err = run(capsys, "search", "kv cache", "--k", "3", "--format", fmt, "--index-dir",
+                         str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank))
+    assert code == 0
+    if fmt == "json":
+        hits = json.loads(out)
+        assert "E3-81" in [h["id"] for h in hits] and {"id", "rank", "score", "question", "difficulty", "roles", "section",
+                                              "chapters", "kind", "legs"} <= set(hits[0])
+    else:
+        assert "E3-81" in out
+
+
+def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path):
+    q = tmp_path / "q.tsv"
+    q.write_text("a\tkv cache\nb\tsoftmax\n")
+    out_file = tmp_path / "run.trec"
+    code, _, _ = run(capsys, "search", "--queries", str(q), "--format", "trec", "--out", str(out_file), "--k", "2",
+                     "--mode", "bm25", "--index-dir", str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank))
+    lines = out_file.read_text().splitlines()
+    assert code == 0 and lines[0].startswith("a Q0 E3-81 1 ") and lines[0].endswith("qbank-bm25")
+    assert [line.split()[0] for line in lines] == ["a", "a", "b"]  # only one question says softmax
