@@ -159,7 +159,7 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "qbank_version": qbank.__version__,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
                        "chapter_files": sorted({p.source for p in corpus.passages})},
             "embedding": ({"model": embedder.name, "weights_sha256_16": embedder.weights_hash,

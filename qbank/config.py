@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     depth_dense: int = Field(100, ge=1)
     weight_bm25: float = Field(1.0, ge=0)
     weight_dense: float = Field(1.0, ge=0)
+    # a query naming a kind or difficulty ("coding questions about …") adds an "intent" leg
+    weight_intent: float = Field(1.0, ge=0)
     rollup: Literal["max", "sum", "max_plus"] = "max"
 
     # reranker (the `full` mode)

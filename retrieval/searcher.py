@@ -22,10 +22,11 @@ from index.dense import ann_search, make_query_encoder
 from index.lexical import tokenize, tokenize_query
 from index.store import LoadedIndex
 from qbank.config import Settings
-from qbank.errors import InvalidQueryError, UnavailableError, UnknownIdError, UnknownNameError
+from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 from qbank.records import Hit, LegScore
 from retrieval.filters import Filters
 from retrieval.fusion import rrf
+from retrieval.intent import detect_intent
 
 MODES = ("bm25", "dense", "hybrid", "full")
 EXACT_FILTER_ROWS = 5000  # below this many allowed rows a filtered dense search is exact
@@ -209,8 +210,15 @@ class Searcher:
             leg = legs[mode]
             fused = [(d, leg.scores[d]) for d in leg.docs]
         else:
-            fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k,
-                        {"bm25": s.weight_bm25, "dense": s.weight_dense})
+            weights = {"bm25": s.weight_bm25, "dense": s.weight_dense, "intent": s.weight_intent}
+            fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k, weights)
+            intent = detect_intent(query) if s.weight_intent > 0 else None
+            if intent:
+                qs = self.index.question_by_id
+                docs = [d for d, _ in fused if intent.accepts(qs.get(d))]
+                legs["intent"] = LegRanking(docs, {d: 1.0 for d in docs}, {})
+                params["intent"] = intent.to_dict()
+                fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k, weights)
         timings["fusion"] = _ms(t)
         hits = self._hits(fused, legs, terms, len(fused) if mode == "full" else k)
         if mode == "full":
@@ -228,7 +236,7 @@ class Searcher:
         for rank, (doc, score) in enumerate(fused[:k], start=1):
             leg_scores = {n: LegScore(ranks[n].get(doc), legs[n].scores.get(doc)) for n in legs}
             # the matching chunk: from the leg that ranked the doc best (bm25 on a tie)
-            placed = [(ranks[n][doc], n) for n in legs if doc in ranks[n]]
+            placed = [(ranks[n][doc], n) for n in legs if doc in ranks[n] and doc in legs[n].best_row]
             best_leg = min(placed, key=lambda x: (x[0], x[1]))[1]
             row = legs[best_leg].best_row[doc]
             chunk = idx.chunks[row]

@@ -348,8 +348,9 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
         filled = chosen[n_before:]
         got = ", ".join(f"{mix[d] - n} of {mix[d]} {d} ({DIFFICULTY_NAMES[d]})" for d, n in short.items())
         instead = _count_str([it.question.difficulty for it in filled])
-        messages.append(f"difficulty mix {format_mix(mix)} not met: found only {got} matching the topics and "
-                        f"filters" + (f"; filled {len(filled)} slot(s) with {instead} instead" if filled else ""))
+        within = "the topics, filters and time budget" if budget is not None else "the topics and filters"
+        messages.append(f"difficulty mix {format_mix(mix)} not met: found only {got} matching {within}"
+                        + (f"; filled {len(filled)} slot(s) with {instead} instead" if filled else ""))
 
     # report what is still missing
     if len(chosen) < size:

@@ -274,7 +274,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
                 "embedding_model": idx.manifest["embedding"]["model"] if idx.has_dense else None,
                 "index_dir": str(idx.path)}
 
-    @app.get("/search", response_model=SearchResponse, tags=["search"])
+    @app.get("/search", response_model=SearchResponse, response_model_exclude_unset=True, tags=["search"])
     def search(
         searcher: SearcherDep,
         q: Annotated[str, Query(min_length=1, description="free text")],
@@ -299,7 +299,8 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
         chs = [searcher.index.chapter_by_number[c].to_dict() for c in q.chapters if c in searcher.index.chapter_by_number]
         return {"question": q.to_dict(), "chapters": chs}
 
-    @app.get("/questions/{qid}/related", response_model=list[HitModel], tags=["questions"])
+    @app.get("/questions/{qid}/related", response_model=list[HitModel], response_model_exclude_unset=True,
+             tags=["questions"])
     def related(searcher: SearcherDep, qid: Annotated[str, Path(max_length=40)],
                 k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> list[dict]:
         """The questions most like this one (never itself)."""

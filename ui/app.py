@@ -189,15 +189,15 @@ def page_search(searcher) -> None:
         with st.container(border=True):
             if h.question is not None:
                 q = h.question
-                st.markdown(f"**{h.id}** &nbsp; {md_escape(q.question)}")
+                # the question, with the query's terms marked when the stem is what matched
+                text = highlight(q.question, h.highlights) if h.chunk_field == "stem" else md_escape(q.question)
+                st.markdown(f"**{h.id}** &nbsp; {text}", unsafe_allow_html=True)
                 st.markdown(badges(q))
             else:
                 p = h.passage
                 st.markdown(f"**{h.id}** &nbsp; chapter {p.chapter} · {md_escape(' › '.join(p.heading_path))}")
-            if h.chunk_field != "stem" or explain:
+            if h.chunk_field != "stem" or explain:  # the matching passage (rubric, chapter text)
                 st.markdown(f"<small>{highlight(h.chunk_text, h.highlights)}</small>", unsafe_allow_html=True)
-            elif h.highlights:
-                st.caption("matched: " + ", ".join(h.highlights))
             if explain:
                 legs = " · ".join(f"{n} #{v.rank}" if v.rank else f"{n} –" for n, v in h.legs.items())
                 st.caption(f"rank {h.rank} · score {h.score:.4f} · {legs} · matched {h.chunk_id}")

@@ -61,7 +61,7 @@ def cmd_serve(args) -> int:
 
 def ui_command(port: int, host: str | None = None, headless: bool = False) -> list[str]:
     cmd = [sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT), "--server.port", str(port),
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
     if host:
         cmd += ["--server.address", host]
     if headless:
@@ -94,7 +94,7 @@ def register(sub, add_common) -> None:
     p.add_argument("--include", action="append", metavar="ID", help="a question id that must be in the set")
     p.add_argument("--exclude", action="append", metavar="ID", help="a question id that must not be")
     p.add_argument("--minutes", type=int, help="time budget in minutes (W=3, M=8, H=15, S=25 per question)")
-    p.add_argument("--lambda", dest="lam", type=float, default=0.7,
+    p.add_argument("--lambda", dest="lam", type=float, default=0.7, metavar="L",
                    help="MMR trade-off: 1 = relevance only, 0 = diversity only (default 0.7)")
     p.add_argument("--dup-threshold", type=float, default=0.92,
                    help="cosine at which two questions count as near-duplicates (default 0.92)")

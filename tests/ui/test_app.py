@@ -1,0 +1,265 @@
+"""The Streamlit app, page by page, with Streamlit's AppTest over the tiny index (no browser)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
+
+
+@pytest.fixture
+def ui_app(ui_env):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+@pytest.fixture
+def ui_downloads(monkeypatch):
+    """The bytes behind each download button, by media URL."""
+    files: dict[str, tuple[bytes, str | None]] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        files[self.get_url(file_id)] = (path_or_data, filename)
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return files
+
+
+def cards(at) -> list[str]:
+    return [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**E")]
+
+
+def test_empty_search_page_offers_examples(ui_app):
+    at = ui_app
+    assert at.sidebar.radio(key="page").value == "Search"
+    assert at.button(key="ex0").label == "product quantization"
+    assert any("22 questions indexed" in c.value for c in at.caption)
+    at.button(key="ex0").click().run()
+    assert at.text_input(key="q").value == "product quantization"
+    assert cards(at)[0] == "E3-16"
+
+
+def test_search_with_filters_explain_and_highlights(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache").run()
+    assert "E2-6" in cards(at)
+    at.sidebar.multiselect(key="f_difficulty").set_value(["H"]).run()
+    at.sidebar.multiselect(key="f_role").set_value(["MLS"]).run()
+    got = cards(at)
+    assert got == ["E2-9", "E3-18"]  # the only hard MLS questions (E2-10 is INF, E2-12 RE)
+    assert any(c.value.startswith("2 results · hybrid · ") for c in at.caption)
+    badges = [m.value for m in at.markdown if m.value.startswith(":orange-badge[H")]
+    assert badges and ":violet-badge[MLS]" in badges[0]
+    at.sidebar.toggle(key="explain").set_value(True).run()
+    explained = [c.value for c in at.caption if c.value.startswith("rank 1 ")]
+    assert explained and "bm25 #" in explained[0] and "dense #" in explained[0]
+    assert any("<mark>KV</mark>" in m.value for m in at.markdown)
+    # the rubric sits in an expander on each card
+    assert any(e.label == "Testing note" for e in at.expander)
+
+
+def test_search_filter_matching_nothing_and_bad_mode(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache").run()
+    at.sidebar.multiselect(key="f_section").set_value([1]).run()
+    at.sidebar.multiselect(key="f_kind").set_value(["design"]).run()
+    assert cards(at) == []
+    assert [i.value for i in at.info] == ["no question matches these filters"]
+    at.sidebar.selectbox(key="mode").set_value("full").run()
+    assert "needs a trained cross-encoder reranker" in at.error[0].value
+    assert not at.exception
+
+
+def test_related_button_opens_question_page(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache memory 70B").run()
+    at.button(key="rel-E2-7").click().run()
+    assert at.sidebar.radio(key="page").value == "Question"
+    assert at.subheader[0].value == "E2-7"
+    md = [m.value for m in at.markdown]
+    assert "##### Chapters" in md and "##### Related questions" in md
+    # chapter 11 is also cited by E2-8 and E2-14: each is a button that opens it
+    assert {"ch11-E2-8", "ch11-E2-14"} <= {b.key for b in at.button}
+    assert "relq-E2-8" in {b.key for b in at.button}
+    at.button(key="relq-E2-8").click().run()
+    assert at.subheader[0].value == "E2-8"
+    at.text_input(key="question_id").input("E9-999").run()
+    assert at.error[0].value == "unknown question id 'E9-999'; ids look like E5-193"
+
+
+def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
+    at = ui_app
+    # pick one question from the search page: it is included in the set
+    at.text_input(key="q").input("product quantization").run()
+    at.button(key="add-E3-16").click().run()
+    at.sidebar.radio(key="page").set_value("Study set").run()
+    assert at.text_input(key="ss_include").value == "E3-16"
+    at.text_area(key="ss_topics").input("KV cache memory\nproduct quantization")
+    at.number_input(key="ss_size").set_value(6)
+    at.text_input(key="ss_mix").input("W:1,M:3,H:2")
+    at.button[0].click().run()  # the form's submit button
+    assert not at.exception and not at.error
+    ss = at.session_state["studyset"]
+    assert len(ss.items) == 6 and ss.by_difficulty() == {"W": 1, "M": 3, "H": 2}
+    assert ss.items[0].question.id == "E3-16" and ss.items[0].reason == "include"
+    assert at.markdown[0].value.startswith("**6 questions · about 57 min")
+    order = list(at.session_state["ss_order"])
+    # reorder and prune in the preview
+    at.button(key=f"down-{order[0]}").click().run()
+    at.button(key=f"drop-{order[-1]}").click().run()
+    assert at.session_state["ss_order"] == [order[1], order[0], *order[2:-1]]
+    assert at.markdown[0].value.startswith("**5 questions")
+    # one download button per export, serving the previewed order
+    buttons = {b.label: b for b in at.get("download_button")}
+    assert set(buttons) == {"Markdown", "CSV", "JSON", "Anki deck"}
+    md, name = ui_downloads[buttons["Markdown"].proto.url]
+    assert name == "studyset-kv-cache-memory-product-quantization.md"
+    text = md.decode()
+    assert text.index(f"**{order[1]}**") < text.index(f"**{order[0]}**") < text.index("## Answer key")
+    assert f"**{order[-1]}**" not in text
+    data = json.loads(ui_downloads[buttons["JSON"].proto.url][0])
+    assert [i["id"] for i in data["items"]] == [order[1], order[0], *order[2:-1]]
+    apkg = ui_downloads[buttons["Anki deck"].proto.url][0]
+    with zipfile.ZipFile(io.BytesIO(apkg)) as z:
+        assert "collection.anki2" in z.namelist()
+
+
+def test_study_set_errors_are_shown(ui_app):
+    at = ui_app
+    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.text_area(key="ss_topics").input("KV cache")
+    at.text_input(key="ss_mix").input("W:x")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["bad difficulty mix: W:'x' is not a whole number; write it like 'W:2,M:5,H:5'"]
+    at.text_input(key="ss_mix").input("S:3,M:1")
+    at.number_input(key="ss_size").set_value(4)
+    at.button[0].click().run()
+    assert not at.error
+    assert any(w.value.startswith("difficulty mix M:1,S:3 not met") for w in at.warning)
+
+
+def test_evals_golden_set(ui_app):
+    at = ui_app
+    at.sidebar.radio(key="page").set_value("Evals").run()
+    assert at.multiselect(key="ev_modes").value == ["bm25", "dense", "hybrid"]
+    at.multiselect(key="ev_modes").set_value(["bm25", "hybrid"])
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    assert at.subheader[0].value.startswith("golden set · ")
+    # the golden set judges the real bank: on the tiny bank its ids are missing, and that is said
+    assert any("judged doc ids are not in the index" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert list(table.index) == ["bm25", "hybrid"] and "ndcg@10" in table.columns
+    md = [m.value for m in at.markdown]
+    assert "##### Recall@K" in md and "##### Worst queries" in md
+    assert any(m.startswith("##### Significance") for m in md)
+
+
+def test_evals_uploaded_pair(ui_app):
+    at = ui_app
+    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="ev_source").set_value("Upload queries + qrels").run()
+    at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\nq2\tKV cache memory\n", "text/plain"))
+    at.file_uploader(key="ev_r").set_value(("q.qrels", b"q1 0 E3-16 2\nq2 0 E2-7 2\nq2 0 E2-8 1\n", "text/plain"))
+    at.multiselect(key="ev_modes").set_value(["bm25", "dense", "hybrid"])
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "q.tsv · 2 queries"
+    table = at.dataframe[0].value
+    assert table.loc["bm25", "recall@10"] == 1.0
+    assert len(at.table) == 1  # significance: dense and hybrid against the best leg
+
+
+def test_evals_upload_missing_file(ui_app):
+    at = ui_app
+    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="ev_source").set_value("Upload queries + qrels").run()
+    at.button(key="ev_run").click().run()
+    assert [e.value for e in at.error] == ["upload both a queries file and a qrels file"]
+
+
+def test_missing_index_is_built_behind_a_progress_bar(ui_settings, tmp_path, monkeypatch):
+    idx = tmp_path / "fresh-index"
+    for name, value in {"QBANK_INDEX_DIR": idx, "QBANK_BANK": ui_settings.bank, "QBANK_CACHE_DIR": tmp_path / "c",
+                        "QBANK_CHAPTERS_DIR": tmp_path / "none", "QBANK_EMBEDDING_MODEL": "hashing-256"}.items():
+        monkeypatch.setenv(name, str(value))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception and not at.error
+    assert (idx / "manifest.json").exists()
+    assert any("22 questions indexed" in c.value for c in at.caption)
+
+
+def test_unreadable_bank_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("QBANK_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setenv("QBANK_BANK", str(tmp_path / "missing.txt"))
+    monkeypatch.setenv("QBANK_EMBEDDING_MODEL", "hashing-256")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.error and "missing.txt" in at.error[0].value
+
+
+# ---------------------------------------------------------------------------- the CLI commands of the apps
+def _cli(args, ui_settings, capsys):
+    from ui.cli import main
+
+    rc = main([*args, "--index-dir", str(ui_settings.index_dir), "--bank", str(ui_settings.bank)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_studyset_formats(ui_env, ui_settings, capsys, tmp_path):
+    rc, out, err = _cli(["studyset", "--topic", "KV cache memory", "--topic", "product quantization", "--size", "6",
+                         "--mix", "W:1,M:3,H:2"], ui_settings, capsys)
+    assert rc == 0 and out.startswith("# Study set: KV cache memory, product quantization\n") and "## Answer key" in out
+    rc, out, _ = _cli(["studyset", "--topic", "KV cache", "--size", "3", "--format", "json", "--role", "MLS"],
+                      ui_settings, capsys)
+    assert rc == 0 and all("MLS" in i["roles"] for i in json.loads(out)["items"])
+    rc, _, err = _cli(["studyset", "--topic", "KV cache", "--size", "4", "--mix", "S:3,M:1", "--format", "anki",
+                       "--out", str(tmp_path / "s.apkg")], ui_settings, capsys)
+    assert rc == 0 and zipfile.is_zipfile(tmp_path / "s.apkg")
+    assert "note: difficulty mix M:1,S:3 not met" in err and "wrote 4 questions" in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["studyset", "--topic", "x", "--mix", "W:x"],
+     "error: bad difficulty mix: W:'x' is not a whole number; write it like 'W:2,M:5,H:5'\n"),
+    (["studyset", "--topic", "x", "--format", "anki"], "error: --format anki writes a binary .apkg file: give --out FILE\n"),
+    (["studyset", "--size", "3"], "error: give at least one --topic, e.g. --topic 'KV cache'\n"),
+    (["studyset", "--topic", "x", "--format", "pdf"], "error: unknown --format 'pdf'; choose one of: md, csv, json, anki\n"),
+    (["studyset", "--topic", "x", "--exclude", "E77-1"], "error: unknown question id 'E77-1' in exclude; ids look like E5-193\n"),
+])
+def test_cli_studyset_errors(ui_env, ui_settings, capsys, args, message):
+    rc, out, err = _cli(args, ui_settings, capsys)
+    assert rc == 2 and out == "" and err == message
+
+
+def test_cli_serve_and_ui(ui_env, ui_settings, capsys, monkeypatch):
+    import subprocess
+
+    import uvicorn
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    rc, _, _ = _cli(["serve", "--port", "8123"], ui_settings, capsys)
+    assert rc == 0 and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    assert seen["app"].state.settings.index_dir == ui_settings.index_dir
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
+    rc, _, _ = _cli(["ui", "--port", "8600", "--headless"], ui_settings, capsys)
+    assert rc == 0
+    assert seen["cmd"][1:4] == ["-m", "streamlit", "run"] and seen["cmd"][4].endswith("ui/app.py")
+    assert seen["cmd"][seen["cmd"].index("--server.port") + 1] == "8600"
+    assert seen["env"]["QBANK_INDEX_DIR"] == str(ui_settings.index_dir.resolve())

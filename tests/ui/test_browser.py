@@ -1,0 +1,110 @@
+"""End to end in a real headless Chromium: `streamlit run ui/app.py` over the shipped bank's index.
+
+Needs Debian's ``chromium`` (apt) and the PyPI ``playwright`` package; Playwright's own browser
+download is not used (it fails offline): the system Chromium is launched by path. Saves
+screenshots in a temporary folder, or in ``$QBANK_SCREENSHOT_DIR`` (the README's come from
+``QBANK_SCREENSHOT_DIR=docs/screenshots pytest tests/ui/test_browser.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("QBANK_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+START_TIMEOUT_S = 240  # the first run may build the index (~40 s) and loads MiniLM (~10 s)
+
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium: `apt-get install -y chromium` (and `pip install playwright`) to run it")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory):
+    import httpx
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QBANK_")}  # the shipped bank, data/index
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start in 60 s:\n{log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def ui_page(ui_server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(START_TIMEOUT_S * 1000)
+        page.goto(ui_server)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def test_search_then_study_set_in_chromium(ui_page, tmp_path):
+    page = ui_page
+    SHOTS = Path(os.environ.get("QBANK_SCREENSHOT_DIR") or tmp_path)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    box = page.get_by_label("Search the question bank")
+    box.wait_for()  # the index is loaded (or built) before the page shows the box
+    box.fill("product quantization")
+    box.press("Enter")
+    page.get_by_text("E5-195", exact=True).first.wait_for(timeout=120_000)
+    assert page.get_by_text("Explain product quantization").first.is_visible()
+    assert page.locator("mark").count() > 0  # query terms highlighted in the matching passage
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "search.png"))
+
+    page.get_by_test_id("stSidebar").get_by_text("Study set", exact=True).click()
+    topics = page.get_by_label("Topics (one per line)")
+    topics.wait_for()
+    topics.fill("KV cache\nproduct quantization")
+    page.get_by_role("button", name="Build study set").click()
+    page.get_by_text("12 questions · about").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Markdown").wait_for()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SHOTS / "studyset.png"))
+    assert (SHOTS / "search.png").stat().st_size > 10_000 and (SHOTS / "studyset.png").stat().st_size > 10_000
