@@ -86,3 +86,30 @@ def test_related_never_itself(tiny_searcher):
     assert len(hits) <= 5
     with pytest.raises(UnknownIdError, match="unknown question id 'E9-999'"):
         tiny_searcher.related("E9-999")
+
+
+def test_chapter_passages_come_back_as_their_own_hits(tiny_settings, tiny_bank_text):
+    from index.dense import HashingEmbedder
+    from index.store import build_index, load_index
+    from ingest.bank import parse_bank_text
+    from ingest.pipeline import build_corpus
+    from retrieval.searcher import Searcher
+
+    ch = tiny_settings.chapters_dir
+    ch.mkdir()
+    (ch / "ch57.md").write_text("# Chapter 57: Vector search\n\n## Product quantization\n\n"
+                                "Product quantization splits each vector into sub-vectors with a codebook each.\n")
+    corpus = build_corpus(parse_bank_text(tiny_bank_text, str(tiny_settings.bank)), ch, tiny_settings)
+    assert [p.id for p in corpus.passages] == ["ch57:p1"]
+    cat = {c.number: c for c in corpus.chapters}
+    assert cat[57].title == "Vector search" and cat[57].cited_by == ("E3-82",)
+    build_index(corpus, tiny_settings, embedder=HashingEmbedder(256))
+    s = Searcher(load_index(tiny_settings), tiny_settings)
+    res = s.search("product quantization codebook", 5, "hybrid")
+    kinds = {h.id: h.doc_type for h in res.hits}
+    assert kinds["ch57:p1"] == "passage" and kinds["E3-82"] == "question"
+    hit = next(h for h in res.hits if h.id == "ch57:p1")
+    assert hit.to_dict()["heading_path"] == ["Chapter 57: Vector search", "Product quantization"]
+    # question-only filters exclude passages; a chapter filter keeps both kinds
+    assert all(h.doc_type == "question" for h in s.search("quantization", 5, "hybrid", s.parse_filters(kind="conceptual")).hits)
+    assert {h.id for h in s.search("quantization", 5, "hybrid", s.parse_filters(chapter="57")).hits} == {"E3-82", "ch57:p1"}
