@@ -157,7 +157,7 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
     for qid in sorted(qids, key=lambda q: (pq[q][PRIMARY], q))[:worst_n]:
         got = ranked(results[primary].run.get(qid, {}))
         rel = qrels_scored[qid]
-        missed = [d for d, g in sorted(rel.items(), key=lambda x: -x[1]) if g >= 2 and d not in got[:10]]
+        missed = [d for d, g in sorted(rel.items(), key=lambda x: (-x[1], x[0])) if g >= 1 and d not in got[:10]]
         report.worst.append({"qid": qid, "query": scored[qid], "value": pq[qid][PRIMARY], "top5": got[:5],
                              "missed": missed[:5]})
     return report

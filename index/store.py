@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import qbank
-from index.dense import Embedder, build_ann, make_embedder
+from index.dense import Embedder, build_ann, make_document_embedder
 from index.lexical import BM25, TOKENIZER_VERSION, tokenize
 from ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.config import Settings
@@ -126,7 +126,7 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
     timings: dict[str, float] = {}
     texts = [c.text for c in corpus.chunks]
     if dense:
-        embedder = embedder or make_embedder(settings.embedding_model)
+        embedder = embedder or make_document_embedder(settings.embedding_model, settings.embedding_backend)
         timings["load_model"] = time.perf_counter() - t0
         t = time.perf_counter()
         cache = EmbeddingCache(settings.cache_dir / "embeddings" / f"{_safe(embedder.name)}-{embedder.weights_hash}")
@@ -162,7 +162,8 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
                        "chapter_files": sorted({p.source for p in corpus.passages})},
-            "embedding": ({"model": embedder.name, "weights_sha256_16": embedder.weights_hash,
+            "embedding": ({"model": embedder.name, "backend": getattr(embedder, "backend", "custom"),
+                           "weights_sha256_16": embedder.weights_hash,
                            "dim": int(vectors.shape[1])} if dense else None),
             **index_settings(settings),
             "counts": {"questions": len(corpus.questions), "chunks": len(corpus.chunks),
@@ -250,6 +251,11 @@ class LoadedIndex:
     def embedding_model(self) -> str:
         self._need_dense()
         return self.manifest["embedding"]["model"]
+
+    @property
+    def embedding_backend(self) -> str:
+        self._need_dense()
+        return self.manifest["embedding"].get("backend", "sentence-transformers")
 
 
 def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool = True) -> LoadedIndex:

@@ -33,8 +33,10 @@ class Settings(BaseSettings):
     # dense leg
     embedding_model: str = "all-MiniLM-L6-v2"  # the bundled one, a local folder, or a hub id
     embedding_batch_size: int = 32
-    # queries: "auto" = the int8 ONNX MiniLM when the index uses the bundled model (~3 ms, no torch)
-    query_encoder: Literal["auto", "onnx", "torch"] = "auto"
+    # "auto": the bundled MiniLM runs as its int8 ONNX export (same quality, no torch import);
+    # "sentence-transformers": the float model through sentence-transformers (README, "Dense leg")
+    embedding_backend: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
     ann: Literal["hnsw", "flat"] = "hnsw"
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)

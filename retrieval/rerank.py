@@ -283,9 +283,9 @@ class TrainConfig:
 
     seed: int = 13
     layers: int = 2  # first N layers of the 6-layer MiniLM
-    max_length: int = 192
-    per_question: int = 7  # pseudo-queries per question (before hold-out)
-    negatives: int = 3  # hard negatives per query
+    max_length: int = 128  # query + stem + testing note + first rubric bullets
+    per_question: int = 3  # pseudo-queries per question (before hold-out)
+    negatives: int = 2  # hard negatives per query
     mine_depth: int = 30  # hybrid top-k the negatives come from
     random_negatives: int = 1  # plus this many random bank questions (easy negatives)
     exclude_siblings: bool = True  # a negative citing the positive's chapter may be relevant: skip it
@@ -297,10 +297,10 @@ class TrainConfig:
     head_lr: float = 1e-3
     warmup: float = 0.1
     freeze_embeddings: bool = True
-    dev_fraction: float = 0.3  # questions giving one held-out pseudo-query each (combination choice)
+    dev_fraction: float = 0.15  # questions giving one held-out pseudo-query each (combination choice)
     scifact: str = ""  # a BEIR SciFact folder: mix its train split in
     scifact_max: int = 809
-    max_seconds: float = 840.0  # safety stop (recorded) so training stays under 15 minutes here
+    max_seconds: float = 660.0  # safety stop (recorded) so training stays under 15 minutes here
     combine_grid: tuple[tuple[str, float], ...] = (("replace", 1.0), ("interpolate", 0.3), ("interpolate", 0.5),
                                                    ("interpolate", 0.7), ("rrf", 0.5), ("rrf", 0.7))
     combine: str = ""  # force a combination ("method:weight"); empty = choose on the dev queries

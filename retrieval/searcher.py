@@ -77,7 +77,8 @@ class Searcher:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = make_query_encoder(self.index.embedding_model, self.settings.query_encoder)
+            self._embedder = make_query_encoder(self.index.embedding_model, self.settings.query_encoder,
+                                                self.index.embedding_backend)
         return self._embedder
 
     @property

@@ -36,14 +36,21 @@ def test_related_is_on_topic(real_searcher):
     assert ids & {"E3-107", "E3-108"}  # quantization questions
 
 
-def test_onnx_query_encoder_matches_float_model(real_searcher):
-    from index.dense import OnnxMiniLMQueryEncoder, SentenceTransformerEmbedder
+def test_onnx_int8_matches_float_model(real_searcher):
+    from index.dense import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
 
+    assert real_searcher.index.manifest["embedding"]["backend"] == "onnx-int8"
     queries = list(read_queries(GOLDEN_QUERIES).values())[:20]
-    a = OnnxMiniLMQueryEncoder().encode_queries(queries)
-    b = SentenceTransformerEmbedder().encode_queries(queries)
+    onnx, st = OnnxMiniLMEmbedder(), SentenceTransformerEmbedder()
+    a = onnx.encode_queries(queries)
+    b = st.encode_queries(queries)
     cos = (a * b).sum(axis=1)
     assert cos.min() > 0.995 and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
+    # batched, length-sorted document encoding returns rows in input order, for both backends
+    docs = ["a short one", "a much longer text about kv cache memory for long context windows", "mid length text"]
+    np.testing.assert_allclose(onnx.encode_documents(docs, batch_size=2), onnx.encode_queries(docs), atol=1e-4)
+    np.testing.assert_allclose(st.encode_documents(docs, batch_size=2), st.encode_queries(docs), atol=1e-4)
+    assert st.weights_hash != onnx.weights_hash and len(st.weights_hash) == 16
 
 
 def test_hnsw_agrees_with_exact(real_searcher):

