@@ -6,6 +6,7 @@ ties broken by doc id descending. A doc is relevant when its grade is >= 1.
 
 * ``recall@k`` — fraction of the relevant docs found in the top k (trec_eval ``recall_k``);
 * ``success@k`` — 1 if any relevant doc is in the top k (never called recall);
+* ``success2@k`` — 1 if a *squarely* relevant doc (grade >= 2) is in the top k (graded sets only);
 * ``mrr@10`` — reciprocal rank of the first relevant doc within the top 10, else 0;
 * ``ndcg@10`` — trec_eval ``ndcg_cut_10``: linear gain (the grade), log2(rank + 1) discount,
   ideal ranking from all judged grades;
@@ -21,7 +22,8 @@ from collections.abc import Mapping
 
 RECALL_KS = (1, 3, 5, 10, 20, 50, 100)
 SUCCESS_KS = (1, 3, 5, 10, 20)
-DEFAULT_METRICS = ("ndcg@10", "mrr@10", "map", *(f"recall@{k}" for k in RECALL_KS), *(f"success@{k}" for k in SUCCESS_KS))
+DEFAULT_METRICS = ("ndcg@10", "mrr@10", "map", *(f"recall@{k}" for k in RECALL_KS), *(f"success@{k}" for k in SUCCESS_KS),
+                   "success2@1")
 PRIMARY = "ndcg@10"
 
 
@@ -39,6 +41,10 @@ def recall_at(ranking: list[str], qrel: Mapping[str, int], k: int) -> float:
 
 def success_at(ranking: list[str], qrel: Mapping[str, int], k: int) -> float:
     return 1.0 if any(qrel.get(d, 0) >= 1 for d in ranking[:k]) else 0.0
+
+
+def success2_at(ranking: list[str], qrel: Mapping[str, int], k: int) -> float:
+    return 1.0 if any(qrel.get(d, 0) >= 2 for d in ranking[:k]) else 0.0
 
 
 def mrr_at(ranking: list[str], qrel: Mapping[str, int], k: int = 10) -> float:
@@ -78,6 +84,8 @@ def metric_value(name: str, ranking: list[str], qrel: Mapping[str, int]) -> floa
         return recall_at(ranking, qrel, k)
     if base == "success":
         return success_at(ranking, qrel, k)
+    if base == "success2":
+        return success2_at(ranking, qrel, k)
     if base == "mrr":
         return mrr_at(ranking, qrel, k or 10)
     if base == "ndcg":
@@ -86,7 +94,7 @@ def metric_value(name: str, ranking: list[str], qrel: Mapping[str, int]) -> floa
         return average_precision(ranking, qrel)
     from qbank.errors import UnknownNameError
 
-    raise UnknownNameError("metric", name, ["recall@K", "success@K", "mrr@K", "ndcg@K", "map"])
+    raise UnknownNameError("metric", name, ["recall@K", "success@K", "success2@K", "mrr@K", "ndcg@K", "map"])
 
 
 def evaluate(run: Mapping[str, Mapping[str, float]], qrels: Mapping[str, Mapping[str, int]],

@@ -58,7 +58,8 @@ class EvalReport:
             "per_query": {m: r.per_query for m, r in self.modes.items()},
         }
 
-    def markdown(self, metrics=("ndcg@10", "mrr@10", "recall@10", "recall@20", "recall@100", "success@1", "map")) -> str:
+    def markdown(self, metrics=("ndcg@10", "mrr@10", "recall@10", "recall@20", "recall@100", "success@1", "success2@1",
+                                "map")) -> str:
         lines = [f"## {self.dataset} ({self.n_queries} queries)", "",
                  "| mode | " + " | ".join(metrics) + " | p50 ms | p95 ms |",
                  "|---|" + "---:|" * (len(metrics) + 2)]
@@ -66,12 +67,16 @@ class EvalReport:
             lat = r.latency()
             lines.append(f"| {m} | " + " | ".join(f"{r.means[x]:.4f}" for x in metrics)
                          + f" | {lat['p50']:.1f} | {lat['p95']:.1f} |")
+        lines += ["", "Stage p50 (ms): " + "; ".join(
+            f"{m}: " + ", ".join(f"{k[:-4]} {v:.2f}" for k, v in r.latency().items() if k.endswith("_p50"))
+            for m, r in self.modes.items())]
         if self.significance:
             lines += ["", f"Paired randomisation test on {PRIMARY} (10,000 sign flips), against the best single leg:", ""]
             for m, s in self.significance.items():
                 lines.append(f"- {m} vs {s['against']}: Δ = {s['delta']:+.4f}, p = {s['p']:.4f}")
         if self.breakdown:
-            lines += ["", f"{PRIMARY} by group (a query belongs to the groups of its grade-2 questions):", ""]
+            lines += ["", f"{PRIMARY} by group (by question attribute, a query belongs to the groups of its grade-2 "
+                      "questions; by query type, to its own):", ""]
             for dim, groups in self.breakdown.items():
                 lines.append(f"- **{dim}**: " + "; ".join(
                     f"{g} " + "/".join(f"{v:.3f}" for v in vals.values()) for g, vals in groups.items()))
@@ -118,7 +123,7 @@ def run_mode(searcher, queries: dict[str, str], mode: str, k: int = 100, progres
 
 def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]], modes: list[str],
                    dataset: str = "queries", k: int = 100, questions: dict | None = None, worst_n: int = 8,
-                   progress=None, warmup: bool = True) -> EvalReport:
+                   progress=None, warmup: bool = True, categories: dict[str, str] | None = None) -> EvalReport:
     """Run each mode over the queries, score it, and compare the modes."""
     known = {c.doc_id for c in searcher.index.chunks}
     warnings = check_consistency(queries, qrels, known)
@@ -152,6 +157,14 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
                                       "t_test_p": t_p}
     if questions:
         report.breakdown = breakdown(results, qrels_scored, questions)
+    if categories:
+        groups: dict[str, list[str]] = defaultdict(list)
+        for q in qids:
+            if q in categories:
+                groups[categories[q]].append(q)
+        report.breakdown["query type"] = {
+            f"{c} (n={len(qs)})": {m: float(np.mean([r.per_query[q][PRIMARY] for q in qs])) for m, r in results.items()}
+            for c, qs in sorted(groups.items())}
     primary = "hybrid" if "hybrid" in results else modes[0]
     pq = results[primary].per_query
     for qid in sorted(qids, key=lambda q: (pq[q][PRIMARY], q))[:worst_n]:

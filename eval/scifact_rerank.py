@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 BEIR_BM25_CE_SCIFACT = 0.688
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "scifact"
 
@@ -31,8 +29,16 @@ def run(data: Path, depth: int = 100, limit: int = 0, layers: int = 2, max_lengt
     from eval.beir import beir_searcher
     from eval.metrics import evaluate, mean, paired_randomisation_test
     from qbank.config import Settings
-    from retrieval.rerank import (CrossEncoderReranker, TrainConfig, base_model_path, hit_document,
-                                  new_cross_encoder, rerank_order, scifact_groups, train_cross_encoder)
+    from retrieval.rerank import (
+        CrossEncoderReranker,
+        TrainConfig,
+        base_model_path,
+        hit_document,
+        new_cross_encoder,
+        rerank_order,
+        scifact_groups,
+        train_cross_encoder,
+    )
 
     s = Settings()
     cfg = dataclasses.replace(TrainConfig(), seed=seed, layers=layers, max_length=max_length)

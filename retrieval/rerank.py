@@ -293,7 +293,7 @@ class TrainConfig:
     loss: str = "listwise"  # listwise | bce | margin
     epochs: int = 1
     batch_groups: int = 8  # groups per step (each 1 + negatives + random_negatives pairs)
-    lr: float = 5e-5
+    lr: float = 2e-4  # 5e-5 leaves [CLS] untrained in the step budget (loss flat at ln 4)
     head_lr: float = 1e-3
     warmup: float = 0.1
     freeze_embeddings: bool = True
@@ -462,6 +462,13 @@ def new_cross_encoder(base: Path, layers: int, max_length: int, seed: int):
         raise QbankError(f"layers must be between 1 and {n}, got {layers}")
     enc.layer = torch.nn.ModuleList(list(enc.layer)[:layers])
     hf.config.num_hidden_layers = layers
+    # A mean-pooling bi-encoder's [CLS] is near-constant (norm 8.0802-8.0804 across pairs after two
+    # layers) and its pooler drives tanh into saturation: trained as is, the loss stays at ln(group
+    # size). A fresh small pooler and a higher encoder learning rate let [CLS] learn to attend.
+    pooler = getattr(hf.base_model, "pooler", None)
+    if pooler is not None and hasattr(pooler, "dense"):
+        torch.nn.init.normal_(pooler.dense.weight, std=0.02)
+        torch.nn.init.zeros_(pooler.dense.bias)
     ce.max_seq_length = max_length
     return ce
 

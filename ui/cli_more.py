@@ -26,7 +26,7 @@ def parse_modes(text: str, have_reranker: bool) -> list[str]:
 
 
 def cmd_eval(args) -> int:
-    from eval.data import read_qrels, read_queries
+    from eval.data import read_qrels, read_queries, read_query_categories
     from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
     from ui.cli import _progress_factory, _settings
 
@@ -44,7 +44,7 @@ def cmd_eval(args) -> int:
         folder = Path(args.dataset)
         dense = any(m != "bm25" for m in modes)
         searcher, queries, qrels = beir_searcher(folder, s, dense, _progress_factory("embedding"), args.split)
-        name, questions = f"BEIR {folder.resolve().name} ({args.split})", None
+        name, questions, categories = f"BEIR {folder.resolve().name} ({args.split})", None, None
     else:
         from retrieval.engine import open_searcher
 
@@ -54,10 +54,12 @@ def cmd_eval(args) -> int:
         searcher = open_searcher(s, build_if_missing=args.build)
         name = "golden set" if not args.queries else qpath.name
         questions = searcher.index.question_by_id
+        categories = read_query_categories(qpath)
     from tqdm import tqdm
 
     bar = tqdm(total=len(queries) * len(modes), desc="evaluating", unit="query", file=sys.stderr, disable=None)
-    report = evaluate_modes(searcher, queries, qrels, modes, name, k=args.k, questions=questions, progress=bar.update)
+    report = evaluate_modes(searcher, queries, qrels, modes, name, k=args.k, questions=questions, progress=bar.update,
+                            categories=categories)
     bar.close()
     for w in report.warnings:
         print(f"warning: {w}", file=sys.stderr)

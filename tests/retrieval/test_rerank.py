@@ -242,3 +242,16 @@ def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings)
     again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
     assert [h.id for h in again.hits] == [h.id for h in res.hits]
     assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-5)
+
+
+def test_training_is_deterministic(tiny_index, tiny_settings, tmp_path):
+    from retrieval.rerank import train_default_reranker
+    from retrieval.searcher import Searcher
+
+    cfg = TrainConfig(layers=1, max_length=32, per_question=2, batch_groups=8, dev_fraction=0.2, seed=5,
+                      combine_grid=(("replace", 1.0),))
+    searcher = Searcher(tiny_index, tiny_settings)
+    a = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "a", searcher=searcher)
+    b = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "b", searcher=searcher)
+    assert a["data"]["groups_sha256"] == b["data"]["groups_sha256"]
+    assert a["model_weights_hash"] == b["model_weights_hash"]
