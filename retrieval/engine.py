@@ -18,7 +18,9 @@ def build(settings: Settings, progress_factory: Callable[[int], Callable[[int], 
     return corpus, build_index(corpus, settings, progress=progress)
 
 
-def open_searcher(settings: Settings, build_if_missing: bool = False, progress_factory=None) -> Searcher:
+def open_searcher(settings: Settings, build_if_missing: bool = False, progress_factory=None,
+                  warm: bool = False) -> Searcher:
+    """A searcher over ``settings.index_dir``; ``warm`` loads the models before returning."""
     try:
         index = load_index(settings)
     except (IndexMissingError, IndexMismatchError):
@@ -26,4 +28,5 @@ def open_searcher(settings: Settings, build_if_missing: bool = False, progress_f
             raise
         build(settings, progress_factory)
         index = load_index(settings)
-    return Searcher(index, settings)
+    searcher = Searcher(index, settings)
+    return searcher.warm() if warm else searcher

@@ -89,6 +89,12 @@ class Searcher:
             self._reranker = load_default_reranker(self.settings)
         return self._reranker
 
+    def warm(self) -> Searcher:
+        """Load the query encoder and the ANN index now (servers call this at start-up, so the
+        first request is not the one that pays for it)."""
+        self.search("warm up", 1, "hybrid" if self.index.has_dense else "bm25")
+        return self
+
     # ------------------------------------------------------------------ input checks
     def parse_filters(self, **kw) -> Filters:
         return Filters.parse(**kw, known_sections=self.known_sections, known_chapters=self.known_chapters,

@@ -238,7 +238,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
         if app.state.searcher is None:
             from retrieval.engine import open_searcher
 
-            app.state.searcher = open_searcher(app.state.settings, build_if_missing=build_if_missing)
+            app.state.searcher = open_searcher(app.state.settings, build_if_missing=build_if_missing, warm=True)
         yield
 
     app = FastAPI(title="qbank", version="0.1.0", lifespan=lifespan,

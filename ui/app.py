@@ -43,7 +43,7 @@ def settings_from_env() -> Settings:
 def _open(settings_json: str):
     from retrieval.engine import open_searcher
 
-    return open_searcher(Settings.model_validate_json(settings_json))
+    return open_searcher(Settings.model_validate_json(settings_json), warm=True)
 
 
 def get_searcher():
