@@ -151,6 +151,7 @@ class Hit:
     highlights: tuple[str, ...] = ()  # query terms found in the chunk, as written there
     question: Question | None = None
     passage: Passage | None = None
+    links: tuple[str, ...] = ()  # for a chapter passage: the questions citing its chapter
 
     def to_dict(self) -> dict[str, Any]:
         """Flat JSON shape used by the CLI and the API."""
@@ -186,5 +187,6 @@ class Hit:
                 heading_path=list(p.heading_path),
                 text=p.text,
                 kind="passage",
+                cited_by=list(self.links),
             )
         return d

@@ -252,8 +252,16 @@ class Searcher:
                 chunk_field=chunk.field, chunk_text=chunk.text, legs=leg_scores,
                 highlights=highlight_terms(chunk.text, terms),
                 question=idx.question_by_id.get(doc), passage=idx.passage_by_id.get(doc),
+                links=self._passage_links(doc),
             ))
         return out
+
+    def _passage_links(self, doc: str) -> tuple[str, ...]:
+        p = self.index.passage_by_id.get(doc)
+        if p is None:
+            return ()
+        ch = self.index.chapter_by_number.get(p.chapter)
+        return ch.cited_by if ch else ()
 
     # ------------------------------------------------------------------ related
     def related(self, question_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:

@@ -110,6 +110,7 @@ def test_chapter_passages_come_back_as_their_own_hits(tiny_settings, tiny_bank_t
     assert kinds["ch57:p1"] == "passage" and kinds["E3-82"] == "question"
     hit = next(h for h in res.hits if h.id == "ch57:p1")
     assert hit.to_dict()["heading_path"] == ["Chapter 57: Vector search", "Product quantization"]
+    assert hit.to_dict()["cited_by"] == ["E3-82"]  # the passage links to the questions citing its chapter
     # question-only filters exclude passages; a chapter filter keeps both kinds
     assert all(h.doc_type == "question" for h in s.search("quantization", 5, "hybrid", s.parse_filters(kind="conceptual")).hits)
     assert {h.id for h in s.search("quantization", 5, "hybrid", s.parse_filters(chapter="57")).hits} == {"E3-82", "ch57:p1"}
