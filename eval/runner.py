@@ -44,6 +44,7 @@ class EvalReport:
     breakdown: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     worst: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    graded: bool = True  # any judgment above 1 (else success2@k means nothing and is not shown)
 
     def table(self) -> dict[str, dict[str, float]]:
         return {m: r.means for m, r in self.modes.items()}
@@ -60,6 +61,8 @@ class EvalReport:
 
     def markdown(self, metrics=("ndcg@10", "mrr@10", "recall@10", "recall@20", "recall@100", "success@1", "success2@1",
                                 "map")) -> str:
+        if not self.graded:
+            metrics = tuple(m for m in metrics if not m.startswith("success2"))
         lines = [f"## {self.dataset} ({self.n_queries} queries)", "",
                  "| mode | " + " | ".join(metrics) + " | p50 ms | p95 ms |",
                  "|---|" + "---:|" * (len(metrics) + 2)]
@@ -139,7 +142,8 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
         r.per_query = evaluate(r.run, qrels_scored, DEFAULT_METRICS)
         r.means = mean(r.per_query)
         results[m] = r
-    report = EvalReport(dataset, len(scored), results, warnings=warnings)
+    report = EvalReport(dataset, len(scored), results, warnings=warnings,
+                        graded=any(g >= 2 for rel in qrels_scored.values() for g in rel.values()))
     qids = list(qrels_scored)
     legs = [m for m in ("bm25", "dense") if m in results]
     if legs:

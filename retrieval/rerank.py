@@ -207,7 +207,14 @@ def check_cross_encoder_folder(path: Path) -> None:
     except ValueError:
         raise UnavailableError(f"{cfg_path} is not valid JSON; {TRAIN_HINT}") from None
     archs = cfg.get("architectures") or []
-    if not any("SequenceClassification" in a for a in archs):
+    st_cfg = path / "config_sentence_transformers.json"
+    st_type = ""
+    if st_cfg.exists():
+        try:
+            st_type = json.loads(st_cfg.read_text()).get("model_type", "")
+        except ValueError:
+            st_type = ""
+    if st_type != "CrossEncoder" and not any("SequenceClassification" in a for a in archs):
         raise UnavailableError(f"{path} is not a cross-encoder (architecture {', '.join(archs) or 'unknown'}, "
                                f"no sequence-classification head): a bi-encoder cannot rerank; {TRAIN_HINT}")
     if not any(p.suffix in (".safetensors", ".bin") for p in path.iterdir()):
@@ -224,7 +231,7 @@ def load_cross_encoder(name: str, max_length: int | None = None):
     from sentence_transformers import CrossEncoder
 
     try:
-        model = CrossEncoder(str(p) if local else name, device="cpu", num_labels=1)
+        model = CrossEncoder(str(p) if local else name, device="cpu")
     except Exception as e:  # noqa: BLE001 - many library error types; report one line
         first = (str(e).splitlines() or [""])[0][:200]
         hint = "" if local else " (a hub id needs internet; offline, " + TRAIN_HINT + ")"
@@ -293,7 +300,7 @@ class TrainConfig:
     loss: str = "listwise"  # listwise | bce | margin
     epochs: int = 1
     batch_groups: int = 8  # groups per step (each 1 + negatives + random_negatives pairs)
-    lr: float = 2e-4  # 5e-5 leaves [CLS] untrained in the step budget (loss flat at ln 4)
+    lr: float = 1e-4
     head_lr: float = 1e-3
     warmup: float = 0.1
     freeze_embeddings: bool = True
@@ -435,40 +442,39 @@ def base_model_path() -> Path:
 
 
 def new_cross_encoder(base: Path, layers: int, max_length: int, seed: int):
-    """The base encoder as a cross-encoder with a fresh (seeded) head, cut to its first ``layers``."""
+    """The base encoder's first ``layers`` as a ``CrossEncoder``: mean pooling over the pair's tokens
+    and a fresh (seeded) linear scoring head.
+
+    Why mean pooling and not the usual ``[CLS]`` head (``CrossEncoder(folder, num_labels=1)``):
+    MiniLM was trained as a mean-pooling bi-encoder, so its ``[CLS]`` state is nearly constant
+    (norms 8.0802–8.0804 across different pairs after two layers) and the classification head
+    reads the same vector for every pair. Trained that way on this budget the listwise loss stayed
+    at ln(4) (two runs, 191 steps each); with mean pooling it falls within a few steps.
+    """
     import torch
 
     _offline_env()
     from sentence_transformers import CrossEncoder
+    from sentence_transformers.base.modules import Dense, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
 
     torch.manual_seed(seed)
-    import transformers
-
-    v = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # the "classifier MISSING" load report is expected
     try:
-        ce = CrossEncoder(str(base), num_labels=1, device="cpu")
+        tr = Transformer(str(base), transformer_task="feature-extraction", max_seq_length=max_length)
     except Exception as e:  # noqa: BLE001
-        raise UnavailableError(f"cannot load base model {base} as a cross-encoder: {type(e).__name__}: "
+        raise UnavailableError(f"cannot load base model {base}: {type(e).__name__}: "
                                f"{(str(e).splitlines() or [''])[0][:200]}") from None
-    finally:
-        transformers.logging.set_verbosity(v)
-    hf = ce.model
-    enc = getattr(getattr(hf, "base_model", None), "encoder", None)
+    enc = getattr(tr.model, "encoder", None)
     if enc is None or not hasattr(enc, "layer"):
         raise UnavailableError(f"base model {base} is not a BERT-style encoder; cannot cut it to {layers} layers")
     n = len(enc.layer)
     if not 1 <= layers <= n:
         raise QbankError(f"layers must be between 1 and {n}, got {layers}")
     enc.layer = torch.nn.ModuleList(list(enc.layer)[:layers])
-    hf.config.num_hidden_layers = layers
-    # A mean-pooling bi-encoder's [CLS] is near-constant (norm 8.0802-8.0804 across pairs after two
-    # layers) and its pooler drives tanh into saturation: trained as is, the loss stays at ln(group
-    # size). A fresh small pooler and a higher encoder learning rate let [CLS] learn to attend.
-    pooler = getattr(hf.base_model, "pooler", None)
-    if pooler is not None and hasattr(pooler, "dense"):
-        torch.nn.init.normal_(pooler.dense.weight, std=0.02)
-        torch.nn.init.zeros_(pooler.dense.bias)
+    tr.model.config.num_hidden_layers = layers
+    dim = tr.model.config.hidden_size
+    head = Dense(dim, 1, activation_function=None, module_output_name="scores")
+    ce = CrossEncoder(modules=[tr, Pooling(dim, "mean"), head], device="cpu")
     ce.max_seq_length = max_length
     return ce
 
@@ -499,9 +505,11 @@ def train_cross_encoder(ce, groups: Sequence[TrainGroup], cfg: TrainConfig, prog
     hf = ce.model
     if cfg.freeze_embeddings:
         hf.get_input_embeddings().requires_grad_(False)
-    head_names = ("classifier", "score")
-    head = [p for n, p in hf.named_parameters() if p.requires_grad and n.startswith(head_names)]
-    body = [p for n, p in hf.named_parameters() if p.requires_grad and not n.startswith(head_names)]
+    head_ids = {id(p) for p in ce[len(ce) - 1].parameters()}  # the scoring head (last module)
+    if hasattr(hf, "classifier"):  # a [CLS]-head cross-encoder folder
+        head_ids |= {id(p) for p in hf.classifier.parameters()}
+    head = [p for p in ce.parameters() if p.requires_grad and id(p) in head_ids]
+    body = [p for p in ce.parameters() if p.requires_grad and id(p) not in head_ids]
     opt = torch.optim.AdamW([{"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr}], weight_decay=0.01)
     order: list[int] = []
     rng = random.Random(cfg.seed)
