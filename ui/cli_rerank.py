@@ -55,7 +55,7 @@ def register(sub, add_common) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 13)")
     p.add_argument("--layers", type=int, help="keep the first N of MiniLM's 6 layers (default 2)")
     p.add_argument("--epochs", type=int, help="passes over the training queries (default 1)")
-    p.add_argument("--per-question", dest="per_question", type=int, help="pseudo-queries per question (default 3)")
+    p.add_argument("--per-question", dest="per_question", type=int, help="pseudo-queries per question (default 6)")
     p.add_argument("--loss", help="listwise | bce | margin (default listwise)")
     p.add_argument("--max-length", dest="max_length", type=int, help="word pieces per pair (default 128)")
     p.add_argument("--scifact", metavar="DIR", help="also train on a BEIR SciFact folder's train split")
