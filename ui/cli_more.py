@@ -86,6 +86,9 @@ def register(sub, add_common) -> None:
     p.add_argument("--format", choices=("md", "json"), default="md")
     p.add_argument("--build", action="store_true", help="build the bank index first if it is missing")
     p.set_defaults(func=cmd_eval)
+    from ui import cli_rerank
+
+    cli_rerank.register(sub, add_common)
     try:
         from ui import cli_app
     except ImportError:
