@@ -86,7 +86,7 @@ def bench_warm(settings: Settings, repeats: int = 3) -> dict:
     rec = []
     for v in vecs:
         _, rows = ann_search(idx.ann, v, 10, settings.hnsw_ef_search)
-        exact = np.argsort(-(idx.vectors @ v))[:10]
+        exact = np.argsort(-(idx.vectors[idx.dense_rows] @ v))[:10]  # FAISS ids, as ann_search returns
         rec.append(len(set(rows.tolist()) & set(exact.tolist())) / 10)
     out["hnsw_recall@10_vs_exact"] = round(float(np.mean(rec)), 4)
     import resource

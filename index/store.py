@@ -57,7 +57,8 @@ def index_settings(settings: Settings) -> dict[str, Any]:
     return {
         "chunker": {"encoding": "cl100k_base", "chunk_max_tokens": settings.chunk_max_tokens,
                     "passage_max_tokens": settings.passage_max_tokens,
-                    "passage_overlap_tokens": settings.passage_overlap_tokens},
+                    "passage_overlap_tokens": settings.passage_overlap_tokens,
+                    "expansion_layout": settings.expansion_layout},
         "bm25": {"variant": settings.bm25_variant, "k1": settings.bm25_k1, "b": settings.bm25_b,
                  "delta": settings.bm25_delta, "tokenizer": TOKENIZER_VERSION},
         "ann": {"kind": settings.ann, "metric": "inner_product", "normalised": True, "M": settings.hnsw_m,
@@ -125,22 +126,28 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     texts = [c.text for c in corpus.chunks]
+    dense_rows = rows_for_leg(corpus.chunks, "dense")
     if dense:
         embedder = embedder or make_document_embedder(settings.embedding_model, settings.embedding_backend)
         timings["load_model"] = time.perf_counter() - t0
         t = time.perf_counter()
         cache = EmbeddingCache(settings.cache_dir / "embeddings" / f"{_safe(embedder.name)}-{embedder.weights_hash}")
-        vectors, n_new = cache.embed(texts, embedder, settings.embedding_batch_size, progress)
+        embedded, n_new = cache.embed([texts[i] for i in dense_rows], embedder, settings.embedding_batch_size,
+                                      progress)
+        # one row per chunk; a chunk only BM25 sees (joined sample queries) keeps a zero row
+        vectors = np.zeros((len(texts), embedded.shape[1]), dtype=np.float32)
+        vectors[dense_rows] = embedded
         timings["embed"] = time.perf_counter() - t
     else:
         timings["load_model"] = timings["embed"] = 0.0
         vectors, n_new = None, 0
 
     t = time.perf_counter()
-    tokens = [tokenize(x) for x in texts]
+    tokens = [tokenize(x) if c.legs != "dense" else [] for x, c in zip(texts, corpus.chunks)]
     timings["tokenize"] = time.perf_counter() - t
     t = time.perf_counter()
-    ann = build_ann(vectors, settings.ann, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
+    # FAISS id i = chunk row dense_rows[i]
+    ann = build_ann(vectors[dense_rows], settings.ann, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
     timings["ann"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -161,12 +168,15 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
             "qbank_version": qbank.__version__,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
-                       "chapter_files": sorted({p.source for p in corpus.passages})},
+                       "chapter_files": sorted({p.source for p in corpus.passages}),
+                       "expansions": ({"file": corpus.expansions.path, "sha256": corpus.expansions.sha256}
+                                      if corpus.expansions else None)},
             "embedding": ({"model": embedder.name, "backend": getattr(embedder, "backend", "custom"),
                            "weights_sha256_16": embedder.weights_hash,
                            "dim": int(vectors.shape[1])} if dense else None),
             **index_settings(settings),
             "counts": {"questions": len(corpus.questions), "chunks": len(corpus.chunks),
+                       "lexical_rows": len(rows_for_leg(corpus.chunks, "lexical")), "dense_rows": len(dense_rows),
                        "passages": len(corpus.passages), "chapters": len(corpus.chapters)},
             "files": files,
         }
@@ -185,6 +195,11 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return BuildReport(target, len(corpus.chunks), n_new, timings)
+
+
+def rows_for_leg(chunks: list[Chunk], leg: str) -> np.ndarray:
+    """Chunk rows the ``leg`` ("lexical" or "dense") indexes, in row order."""
+    return np.array([i for i, c in enumerate(chunks) if c.legs in ("both", leg)], dtype=np.int64)
 
 
 def _safe(name: str) -> str:
@@ -208,14 +223,23 @@ class LoadedIndex:
         self.chunks = chunks
         self.tokens = tokens
         self.settings = settings
-        self.bm25 = BM25(tokens, settings.bm25_variant, settings.bm25_k1, settings.bm25_b, settings.bm25_delta)
+        # each leg indexes its own rows: BM25 document j = chunk row lexical_rows[j], FAISS id i =
+        # chunk row dense_rows[i] (both are every row unless some chunks are for one leg only)
+        self.lexical_rows = rows_for_leg(chunks, "lexical")
+        self.dense_rows = rows_for_leg(chunks, "dense")
+        self.bm25 = BM25([tokens[i] for i in self.lexical_rows] or [[]], settings.bm25_variant, settings.bm25_k1,
+                         settings.bm25_b, settings.bm25_delta)
         self._vectors: np.ndarray | None = None
         self._ann = None
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
         self.doc_rows: dict[str, list[int]] = {}
+        # the rows of each doc's own text (no sample queries): its mean vector stands for the doc
+        self.doc_text_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
             self.doc_rows.setdefault(c.doc_id, []).append(i)
+            if c.field != "queries":
+                self.doc_text_rows.setdefault(c.doc_id, []).append(i)
 
     @property
     def has_dense(self) -> bool:
@@ -245,6 +269,9 @@ class LoadedIndex:
                 self._ann = maybe_to_gpu(faiss.read_index(str(self.path / "ann.faiss")), self.settings.use_gpu)
             except RuntimeError as e:
                 raise IndexMismatchError(f"{self.path / 'ann.faiss'} cannot be read ({str(e).splitlines()[0][:80]}); {REBUILD}") from None
+            if self._ann.ntotal != len(self.dense_rows):
+                raise IndexMismatchError(f"{self.path / 'ann.faiss'} holds {self._ann.ntotal} vectors for "
+                                         f"{len(self.dense_rows)} chunks; {REBUILD}")
         return self._ann
 
     @property
@@ -280,6 +307,12 @@ def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool
     if check_corpus and Path(manifest["corpus"]["bank"]) == Path(settings.bank) and settings.bank.exists():
         if _sha256_file(settings.bank) != manifest["corpus"]["sha256"]:
             raise IndexMismatchError(f"the bank {settings.bank} changed since the index was built; {REBUILD}")
+        exp_path = settings.expansions_path
+        built = manifest["corpus"].get("expansions")
+        now = {"file": str(exp_path), "sha256": _sha256_file(exp_path)} if exp_path else None
+        if (built or {}).get("sha256") != (now or {}).get("sha256"):
+            what = f"the expansions file {exp_path or built['file']}"
+            raise IndexMismatchError(f"{what} changed since the index was built; {REBUILD}")
     files = manifest.get("files", {})
     for name, sha in files.items():
         p = path / name

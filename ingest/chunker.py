@@ -6,7 +6,12 @@ Each question yields:
   (difficulty, roles, section, kind, companies), so that "hard MLS design" can match;
 * one or more **rubric** chunks: the rubric bullets or the solution sketch, packed bullet by
   bullet under the budget and prefixed by the question itself, so that each chunk can be
-  understood (and embedded) on its own.
+  understood (and embedded) on its own;
+* with query expansions (:mod:`ingest.expansions`), **queries** chunks. ``layout`` says how:
+  ``"mixed"`` (the default, best on the golden set): one chunk per sample query for the dense leg
+  (a query is matched against the closest phrasing) plus all of them in one chunk for BM25 (one
+  document's worth of term frequencies, not six tiny documents that length normalisation favours);
+  ``"per_query"`` or ``"joined"`` use one of the two for both legs.
 
 Every chunk stays under ``max_tokens`` (default 200 cl100k tokens: MiniLM truncates at 256 word
 pieces, and cl100k counts ~1.0-1.2x fewer tokens on this text, OFFLINE.md).
@@ -74,7 +79,8 @@ def split_by_tokens(text: str, max_tokens: int, overlap: int = 0) -> list[str]:
     return [x for x in out if x]
 
 
-def question_chunks(q: Question, max_tokens: int = 200) -> list[Chunk]:
+def question_chunks(q: Question, max_tokens: int = 200, queries: tuple[str, ...] = (),
+                    layout: str = "mixed") -> list[Chunk]:
     enc = get_encoding()
 
     def n_tok(s: str) -> int:
@@ -86,8 +92,28 @@ def question_chunks(q: Question, max_tokens: int = 200) -> list[Chunk]:
     for i, part in enumerate(stem_parts):
         cid = f"{q.id}#stem" if i == 0 else f"{q.id}#stem{i + 1}"
         chunks.append(Chunk(cid, q.id, "question", "stem", part, n_tok(part), q.kind))
-    if not q.rubric:
-        return chunks
+    if q.rubric:
+        chunks.extend(rubric_chunks(q, max_tokens))
+    if queries and layout != "off":
+        if layout in ("per_query", "mixed"):
+            legs = "dense" if layout == "mixed" else "both"
+            for i, text in enumerate(queries, start=1):
+                chunks.append(Chunk(f"{q.id}#query{i}", q.id, "question", "queries", text, n_tok(text), q.kind, legs))
+        if layout in ("joined", "mixed"):
+            legs = "lexical" if layout == "mixed" else "both"
+            for i, text in enumerate(split_by_tokens("\n".join(queries), max_tokens), start=1):
+                cid = f"{q.id}#queries" if i == 1 else f"{q.id}#queries{i}"
+                chunks.append(Chunk(cid, q.id, "question", "queries", text, n_tok(text), q.kind, legs))
+    return chunks
+
+
+def rubric_chunks(q: Question, max_tokens: int) -> list[Chunk]:
+    enc = get_encoding()
+
+    def n_tok(s: str) -> int:
+        return len(enc.encode(s, disallowed_special=()))
+
+    chunks: list[Chunk] = []
     prefix = q.question + " — "
     budget = max_tokens - n_tok(prefix)
     if budget < 48:  # a very long question: no prefix
@@ -118,7 +144,9 @@ def passage_chunks(passages: Iterable[Passage]) -> list[Chunk]:
     return out
 
 
-def chunk_all(questions: Iterable[Question], passages: Iterable[Passage] = (), max_tokens: int = 200) -> list[Chunk]:
-    chunks = [c for q in questions for c in question_chunks(q, max_tokens)]
+def chunk_all(questions: Iterable[Question], passages: Iterable[Passage] = (), max_tokens: int = 200,
+              expansions: dict[str, tuple[str, ...]] | None = None, layout: str = "mixed") -> list[Chunk]:
+    exp = expansions or {}
+    chunks = [c for q in questions for c in question_chunks(q, max_tokens, exp.get(q.id, ()), layout)]
     chunks.extend(passage_chunks(passages))
     return chunks

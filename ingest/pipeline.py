@@ -10,6 +10,7 @@ from pathlib import Path
 from ingest.bank import ParsedBank, Problem, chapter_catalogue, parse_bank
 from ingest.chapters import load_chapters
 from ingest.chunker import chunk_all
+from ingest.expansions import Expansions, load_expansions
 from qbank.config import Settings
 from qbank.records import ChapterInfo, Chunk, Passage, Question
 
@@ -24,6 +25,7 @@ class Corpus:
     chunks: list[Chunk]
     problems: list[Problem] = field(default_factory=list)
     question_lines: int = 0
+    expansions: Expansions | None = None
 
     def summary(self) -> dict:
         return {
@@ -35,6 +37,7 @@ class Corpus:
             "chapter_files": len({p.chapter for p in self.passages}),
             "passages": len(self.passages),
             "chunks": len(self.chunks),
+            "expansions": self.expansions.summary() if self.expansions else None,
             "by_section": dict(sorted(Counter(q.section for q in self.questions).items())),
             "by_kind": dict(Counter(q.kind for q in self.questions).most_common()),
             "by_difficulty": {d: n for d in "WMHS" if (n := Counter(q.difficulty for q in self.questions)[d])},
@@ -54,14 +57,18 @@ def build_corpus(bank: ParsedBank, chapters_dir: Path | None, settings: Settings
         for n in sorted(set(titles) - known):
             catalogue.append(ChapterInfo(n, None, "", "", (), (), titles[n]))
         catalogue.sort(key=lambda c: c.number)
-    chunks = chunk_all(bank.questions, passages, settings.chunk_max_tokens)
+    expansions = load_expansions(settings.expansions_path, bank.questions)
+    chunks = chunk_all(bank.questions, passages, settings.chunk_max_tokens,
+                       expansions.by_id if expansions else None, settings.expansion_layout)
     return Corpus(bank.path, bank.sha256, bank.questions, catalogue, passages, chunks, list(bank.problems),
-                  bank.question_lines)
+                  bank.question_lines, expansions)
 
 
 def ingest(settings: Settings, bank_path: Path | None = None, chapters_dir: Path | None = None) -> Corpus:
     """Parse the bank and chapter folder named by the arguments or the settings."""
-    bank = parse_bank(bank_path or settings.bank)
+    if bank_path is not None:
+        settings = settings.model_copy(update={"bank": Path(bank_path)})
+    bank = parse_bank(settings.bank)
     return build_corpus(bank, chapters_dir if chapters_dir is not None else settings.chapters_dir, settings)
 
 

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
 
+    # query expansions (ingest/expansions.py): a JSONL file of sample queries per question. None: the
+    # file beside the bank, ``<bank stem>.expansions.jsonl``, when there is one
+    expansions: Path | None = None
+    expansion_layout: Literal["off", "mixed", "per_query", "joined"] = "mixed"
+
     # chunking (cl100k_base tokens; MiniLM truncates at 256 word pieces, OFFLINE.md)
     chunk_max_tokens: int = Field(200, ge=32, le=240)
     passage_max_tokens: int = Field(180, ge=32, le=240)
@@ -66,6 +71,14 @@ class Settings(BaseSettings):
     # input bounds
     max_query_chars: int = Field(1000, ge=10)
     max_k: int = Field(1000, ge=1)
+
+    @property
+    def expansions_path(self) -> Path | None:
+        """The expansions file that applies, or None (layout "off", or no file)."""
+        if self.expansion_layout == "off":
+            return None
+        p = self.expansions or self.bank.with_name(self.bank.stem + ".expansions.jsonl")
+        return p if p.exists() else None
 
     @property
     def reranker_dir(self) -> Path:

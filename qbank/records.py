@@ -119,6 +119,7 @@ class Chunk:
     text: str
     n_tokens: int  # cl100k_base tokens of ``text``
     kind: str  # the question's kind, or "passage"
+    legs: str = "both"  # which index legs see it: "both", "lexical" or "dense"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -341,7 +341,7 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
     terms = {q.id: set(tokenize(docs[q.id])) for q in questions}
     vecs = {}
     for q in questions:
-        v = idx.vectors[idx.doc_rows[q.id]].mean(axis=0)
+        v = idx.vectors[idx.doc_text_rows[q.id]].mean(axis=0)
         vecs[q.id] = v / (np.linalg.norm(v) or 1.0)
     pqs = pseudo_queries(questions, cfg.per_question, cfg.seed)
     rng = random.Random(cfg.seed)

@@ -143,33 +143,37 @@ class Searcher:
     def bm25_leg(self, terms: list[str], mask: np.ndarray | None, depth: int) -> LegRanking:
         if not terms:
             return LegRanking([], {}, {})
-        scores = self.index.bm25.scores(terms)
-        ok = self.index.bm25.matched(terms)
+        idx = self.index
+        scores = idx.bm25.scores(terms)  # one per BM25 document: chunk row idx.lexical_rows[j]
+        ok = idx.bm25.matched(terms)
         if mask is not None:
-            ok &= mask
-        rows = np.flatnonzero(ok)
-        if not len(rows):
+            ok &= mask[idx.lexical_rows]
+        docs = np.flatnonzero(ok)
+        if not len(docs):
             return LegRanking([], {}, {})
+        rows, scores = idx.lexical_rows[docs], scores[docs]
         # stable order: score desc, then row order (deterministic ties)
-        order = np.lexsort((rows, -scores[rows]))
-        rows = rows[order]
-        return self._rollup(rows, scores[rows], depth)
+        order = np.lexsort((rows, -scores))
+        return self._rollup(rows[order], scores[order], depth)
 
     def dense_leg(self, qvec: np.ndarray, mask: np.ndarray | None, depth: int) -> LegRanking:
-        n = len(self.index.chunks)
-        fetch = min(n, depth * 4)  # chunks per question are ~1.7: over-fetch before roll-up
+        idx = self.index
+        dense_rows = idx.dense_rows  # FAISS id i = chunk row dense_rows[i]
+        per_doc = len(dense_rows) / max(1, len(idx.doc_rows))
+        fetch = min(len(dense_rows), int(depth * max(4.0, 2 * per_doc)))  # over-fetch chunks before roll-up
         if mask is not None:
-            allowed = np.flatnonzero(mask)
+            allowed = np.flatnonzero(mask[dense_rows])  # FAISS ids
             if not len(allowed):
                 return LegRanking([], {}, {})
             if len(allowed) <= EXACT_FILTER_ROWS:
-                sims = self.index.vectors[allowed] @ qvec
-                order = np.lexsort((allowed, -sims))[:fetch]
-                return self._rollup(allowed[order], sims[order], depth)
-            scores, rows = ann_search(self.index.ann, qvec, fetch, self.settings.hnsw_ef_search, allowed)
+                rows = dense_rows[allowed]
+                sims = idx.vectors[rows] @ qvec
+                order = np.lexsort((rows, -sims))[:fetch]
+                return self._rollup(rows[order], sims[order], depth)
+            scores, ids = ann_search(idx.ann, qvec, fetch, self.settings.hnsw_ef_search, allowed)
         else:
-            scores, rows = ann_search(self.index.ann, qvec, fetch, self.settings.hnsw_ef_search)
-        return self._rollup(rows, scores, depth)
+            scores, ids = ann_search(idx.ann, qvec, fetch, self.settings.hnsw_ef_search)
+        return self._rollup(dense_rows[ids], scores, depth)
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, mode: str = "hybrid", filters: Filters | None = None) -> SearchResult:
@@ -266,7 +270,7 @@ class Searcher:
     # ------------------------------------------------------------------ related
     def related(self, question_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         """The questions most like ``question_id`` (never itself): RRF of BM25 over its stem and the
-        dense neighbours of its mean chunk vector."""
+        dense neighbours of its mean chunk vector, over question text and rubrics only."""
         idx = self.index
         qid = normalise_id(question_id)
         if qid not in idx.question_by_id:
@@ -275,10 +279,11 @@ class Searcher:
             raise InvalidQueryError(f"k must be between 1 and {self.settings.max_k}, got {k!r}")
         q = idx.question_by_id[qid]
         mask = self.allowed_rows(filters)
-        own = np.array([c.doc_id == qid for c in idx.chunks])
+        # question against question: its own text and rubric, never the sample queries (which
+        # describe what a user types, and would pull in whatever shares a phrasing)
+        own = np.array([c.doc_id == qid or c.field == "queries" for c in idx.chunks])
         mask = ~own if mask is None else (mask & ~own)
-        rows = idx.doc_rows[qid]
-        vec = idx.vectors[rows].mean(axis=0)
+        vec = idx.vectors[idx.doc_text_rows[qid]].mean(axis=0)
         vec = vec / (np.linalg.norm(vec) or 1.0)
         text = " ".join([q.question, q.testing, *q.rubric])
         terms = tokenize(text)

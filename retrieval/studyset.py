@@ -199,7 +199,7 @@ def question_vectors(searcher) -> tuple[list[str], np.ndarray]:
     ids = [q.id for q in idx.questions]
     if idx.has_dense:
         vecs = idx.vectors
-        out = np.vstack([vecs[idx.doc_rows[i]].mean(axis=0) for i in ids]) if ids else np.zeros((0, 1), np.float32)
+        out = np.vstack([vecs[idx.doc_text_rows[i]].mean(axis=0) for i in ids]) if ids else np.zeros((0, 1), np.float32)
     else:
         from index.dense import HashingEmbedder
 

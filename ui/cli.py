@@ -60,8 +60,23 @@ def cmd_ingest(args) -> int:
     print("by section:    " + "  ".join(f"E.{k}:{v}" for k, v in sm["by_section"].items()))
     print("by kind:       " + "  ".join(f"{k}:{v}" for k, v in sm["by_kind"].items()))
     print("by difficulty: " + "  ".join(f"{k}:{v}" for k, v in sm["by_difficulty"].items()))
+    _print_expansions(corpus)
     print(f"wrote {', '.join(str(p) for p in files.values())}")
     return 0
+
+
+def _print_expansions(corpus) -> None:
+    e = corpus.expansions
+    if e is None:
+        return
+    sm = e.summary()
+    print(f"expansions:    {sm['queries']} sample queries for {sm['questions']} questions from {e.path}")
+    if e.stale:
+        print(f"warning: {len(e.stale)} questions changed since their sample queries were written; their queries are "
+              f"left out until rewritten ({', '.join(e.stale[:5])}{' …' if len(e.stale) > 5 else ''})", file=sys.stderr)
+    if e.unknown:
+        print(f"warning: {len(e.unknown)} ids in {e.path} are not in the bank ({', '.join(e.unknown[:5])}"
+              f"{' …' if len(e.unknown) > 5 else ''})", file=sys.stderr)
 
 
 def _load_questions(args):
@@ -130,6 +145,7 @@ def cmd_build(args) -> int:
     for p in corpus.problems:
         print(f"warning: {p}", file=sys.stderr)
     sm = corpus.summary()
+    _print_expansions(corpus)
     t = rep.seconds
     print(f"indexed {sm['questions']} questions, {sm['passages']} chapter passages → {rep.chunks} chunks "
           f"({rep.embedded} embedded now, {rep.chunks - rep.embedded} from the cache) in {t['total']:.1f} s "

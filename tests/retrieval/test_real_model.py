@@ -58,6 +58,6 @@ def test_hnsw_agrees_with_exact(real_searcher):
     q = real_searcher.embedder.encode_queries(["kv cache memory"])[0]
     from index.dense import ann_search
 
-    _, rows = ann_search(idx.ann, q, 20, 128)
-    exact = np.argsort(-(idx.vectors @ q))[:20]
-    assert len(set(rows.tolist()) & set(exact.tolist())) >= 19
+    _, ids = ann_search(idx.ann, q, 20, 128)
+    exact = np.argsort(-(idx.vectors @ q))[:20]  # chunk rows; FAISS id i is chunk row dense_rows[i]
+    assert len(set(idx.dense_rows[ids].tolist()) & set(exact.tolist())) >= 19
