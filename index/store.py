@@ -181,6 +181,9 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
             "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        # a trained reranker lives beside the index and does not depend on its contents: keep it
+        if (target / "reranker").is_dir():
+            shutil.copytree(target / "reranker", tmp / "reranker")
         # swap in: the old index is only removed once the new one is complete
         old = None
         if target.exists():

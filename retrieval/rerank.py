@@ -305,6 +305,9 @@ class TrainConfig:
     warmup: float = 0.1
     freeze_embeddings: bool = True
     dev_fraction: float = 0.15  # questions giving one held-out pseudo-query each (combination choice)
+    # training queries: "templates" (retrieval/pseudo_queries.py), "expansions" (the bank's sample
+    # queries, ingest/expansions.py) or "both"; the held-out dev queries are always templates
+    queries: str = "templates"
     scifact: str = ""  # a BEIR SciFact folder: mix its train split in
     scifact_max: int = 809
     max_seconds: float = 780.0  # safety stop (recorded) so the whole run stays under 15 minutes here
@@ -319,6 +322,7 @@ class TrainConfig:
 
 
 LOSSES = ("listwise", "bce", "margin")
+QUERY_SOURCES = ("templates", "expansions", "both")
 
 
 def _contains_all_terms(query: str, doc_terms: set[str]) -> bool:
@@ -332,7 +336,7 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
     """Pseudo-queries → training groups (hard negatives from the hybrid retriever), plus held-out
     dev queries ``(query, doc_id)`` that no training group uses."""
     from index.lexical import tokenize
-    from retrieval.pseudo_queries import pseudo_queries, question_rng
+    from retrieval.pseudo_queries import PseudoQuery, pseudo_queries, question_rng
 
     idx = searcher.index
     questions = list(idx.questions)
@@ -343,11 +347,31 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
     for q in questions:
         v = idx.vectors[idx.doc_text_rows[q.id]].mean(axis=0)
         vecs[q.id] = v / (np.linalg.norm(v) or 1.0)
-    pqs = pseudo_queries(questions, cfg.per_question, cfg.seed)
+    if cfg.queries not in QUERY_SOURCES:
+        raise UnknownNameError("training query source", cfg.queries, QUERY_SOURCES)
+    templates = pseudo_queries(questions, cfg.per_question, cfg.seed)
     rng = random.Random(cfg.seed)
     dev_q = {q.id for q in questions if question_rng(cfg.seed + 1, q.id).random() < cfg.dev_fraction}
     dev: list[tuple[str, str]] = []
     seen_dev: set[str] = set()
+    # a dev question's first template query is held out (never an indexed sample query); its
+    # other queries still train, as for every question
+    held: set[int] = set()
+    for i, pq in enumerate(templates):
+        if pq.doc_id in dev_q and pq.doc_id not in seen_dev:
+            seen_dev.add(pq.doc_id)
+            dev.append((pq.text, pq.doc_id))
+            held.add(i)
+    pqs = [pq for i, pq in enumerate(templates) if i not in held] if cfg.queries != "expansions" else []
+    if cfg.queries in ("expansions", "both"):
+        from ingest.expansions import load_expansions
+
+        exp = load_expansions(searcher.settings.expansions_path, questions)
+        if exp is None or not exp.by_id:
+            raise UnavailableError("training on sample queries needs an expansions file beside the bank "
+                                   "(ingest/expansions.py); use --queries templates")
+        pqs += [PseudoQuery(t, q.id, "expansion") for q in questions if q.id not in dev_q
+                for t in exp.by_id.get(q.id, ())]
     groups: list[TrainGroup] = []
     stats = {"pseudo_queries": len(pqs), "skipped_no_negatives": 0, "negatives_excluded": {
         "contains_all_query_terms": 0, "near_duplicate": 0, "sibling": 0}}
@@ -355,10 +379,6 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
     for pq in pqs:
         if progress:
             progress(1)
-        if pq.doc_id in dev_q and pq.doc_id not in seen_dev:
-            seen_dev.add(pq.doc_id)
-            dev.append((pq.text, pq.doc_id))
-            continue
         pos = by_id[pq.doc_id]
         res = searcher.search(pq.text, cfg.mine_depth, "hybrid")
         negs: list[str] = []
@@ -624,7 +644,7 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
 
-    n_pq = len(searcher.index.questions) * cfg.per_question
+    n_pq = len(searcher.index.questions) * cfg.per_question  # a progress estimate
     upd, bar = _progress(n_pq, "mining negatives", progress)
     t = time.perf_counter()
     groups, dev, data_stats = mine_bank_groups(searcher, cfg, upd)

@@ -88,6 +88,14 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
+def best_line(text: str, terms) -> str:
+    """The line of ``text`` holding most of ``terms`` (the first on a tie): for BM25's one chunk of
+    all sample queries, show the query that matched."""
+    lines = [x for x in text.splitlines() if x.strip()] or [text]
+    want = {t.lower() for t in terms}
+    return max(lines, key=lambda x: sum(t in x.lower() for t in want))
+
+
 def highlight(text: str, terms) -> str:
     """``text`` escaped, with each of ``terms`` (as written in it) wrapped in <mark>."""
     terms = sorted({t for t in terms if t}, key=len, reverse=True)
@@ -196,7 +204,10 @@ def page_search(searcher) -> None:
             else:
                 p = h.passage
                 st.markdown(f"**{h.id}** &nbsp; chapter {p.chapter} · {md_escape(' › '.join(p.heading_path))}")
-            if h.chunk_field != "stem" or explain:  # the matching passage (rubric, chapter text)
+            if h.chunk_field == "queries":  # matched through one of the question's sample queries
+                st.markdown(f"<small>matched a typical query: “{highlight(best_line(h.chunk_text, h.highlights), h.highlights)}”"
+                            "</small>", unsafe_allow_html=True)
+            elif h.chunk_field != "stem" or explain:  # the matching passage (rubric, chapter text)
                 st.markdown(f"<small>{highlight(h.chunk_text, h.highlights)}</small>", unsafe_allow_html=True)
             if explain:
                 legs = " · ".join(f"{n} #{v.rank}" if v.rank else f"{n} –" for n, v in h.legs.items())

@@ -18,7 +18,7 @@ def cmd_train_reranker(args) -> int:
 
     s = _settings(args)
     over = {}
-    for name in ("seed", "layers", "epochs", "per_question", "loss", "max_length"):
+    for name in ("seed", "layers", "epochs", "per_question", "loss", "max_length", "queries"):
         v = getattr(args, name, None)
         if v is not None:
             over[name] = v
@@ -57,6 +57,7 @@ def register(sub, add_common) -> None:
     p.add_argument("--epochs", type=int, help="passes over the training queries (default 1)")
     p.add_argument("--per-question", dest="per_question", type=int, help="pseudo-queries per question (default 6)")
     p.add_argument("--loss", help="listwise | bce | margin (default listwise)")
+    p.add_argument("--queries", help="training queries: templates | expansions | both (default templates)")
     p.add_argument("--max-length", dest="max_length", type=int, help="word pieces per pair (default 128)")
     p.add_argument("--scifact", metavar="DIR", help="also train on a BEIR SciFact folder's train split")
     p.add_argument("--build", action="store_true", help="build the index first if it is missing")

@@ -72,3 +72,13 @@ def test_embedding_cache_survives_garbage(tmp_path):
     cache = EmbeddingCache(tmp_path)
     vecs, n = cache.embed(["a b", "c d"], HashingEmbedder(16), 8)
     assert n == 2 and vecs.shape == (2, 16) and np.allclose(np.linalg.norm(vecs, axis=1), 1)
+
+
+def test_rebuild_keeps_the_trained_reranker(tiny_index, tiny_settings, tiny_bank_text):
+    rr = tiny_settings.index_dir / "reranker"
+    (rr / "model").mkdir(parents=True)
+    (rr / "manifest.json").write_text('{"kind": "qbank-reranker"}')
+    corpus = build_corpus(parse_bank_text(tiny_bank_text, str(tiny_settings.bank)), None, tiny_settings)
+    build_index(corpus, tiny_settings, embedder=HashingEmbedder(256))
+    assert json.loads((rr / "manifest.json").read_text()) == {"kind": "qbank-reranker"} and (rr / "model").is_dir()
+    load_index(tiny_settings)  # the reranker folder is not part of the index checksums

@@ -70,6 +70,21 @@ def test_search_with_filters_explain_and_highlights(ui_app):
     assert any(e.label == "Testing note" for e in at.expander)
 
 
+def test_a_hit_through_a_sample_query_says_so(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("squeeze vectors into bytes").run()
+    assert cards(at)[0] == "E3-16"
+    shown = [m.value for m in at.markdown if "matched a typical query" in m.value]
+    assert shown and "<mark>squeeze</mark> embedding <mark>vectors</mark>" in shown[0] and "codebooks" not in shown[0]
+
+
+def test_best_line_picks_the_query_that_matched():
+    from ui.app import best_line
+
+    assert best_line("PQ codebooks\nsqueeze embedding vectors", ["vectors", "squeeze"]) == "squeeze embedding vectors"
+    assert best_line("a\nb", []) == "a"
+
+
 def test_search_filter_matching_nothing_and_bad_mode(ui_app):
     at = ui_app
     at.text_input(key="q").input("KV cache").run()
