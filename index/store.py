@@ -113,8 +113,9 @@ class EmbeddingCache:
 class BuildReport:
     path: Path
     chunks: int
-    embedded: int  # chunks embedded now (the rest came from the cache)
+    embedded: int  # chunks embedded now (the rest of the vectors came from the cache)
     seconds: dict[str, float] = field(default_factory=dict)
+    vectors: int = 0  # chunks with a vector (the rest are BM25-only)
 
 
 def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = None, progress=None,
@@ -197,7 +198,7 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
         raise
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    return BuildReport(target, len(corpus.chunks), n_new, timings)
+    return BuildReport(target, len(corpus.chunks), n_new, timings, len(dense_rows) if dense else 0)
 
 
 def rows_for_leg(chunks: list[Chunk], leg: str) -> np.ndarray:

@@ -160,7 +160,7 @@ class Searcher:
         idx = self.index
         dense_rows = idx.dense_rows  # FAISS id i = chunk row dense_rows[i]
         per_doc = len(dense_rows) / max(1, len(idx.doc_rows))
-        fetch = min(len(dense_rows), int(depth * max(4.0, 2 * per_doc)))  # over-fetch chunks before roll-up
+        fetch = min(len(dense_rows), int(depth * max(4.0, per_doc)))  # over-fetch chunks before roll-up
         if mask is not None:
             allowed = np.flatnonzero(mask[dense_rows])  # FAISS ids
             if not len(allowed):

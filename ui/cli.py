@@ -148,7 +148,8 @@ def cmd_build(args) -> int:
     _print_expansions(corpus)
     t = rep.seconds
     print(f"indexed {sm['questions']} questions, {sm['passages']} chapter passages → {rep.chunks} chunks "
-          f"({rep.embedded} embedded now, {rep.chunks - rep.embedded} from the cache) in {t['total']:.1f} s "
+          f"({rep.vectors} with vectors: {rep.embedded} embedded now, {rep.vectors - rep.embedded} from the cache) "
+          f"in {t['total']:.1f} s "
           f"(model {t['load_model']:.1f} s, embed {t['embed']:.1f} s, ANN {t['ann']:.2f} s)")
     print(f"wrote {rep.path}")
     if getattr(args, "with_reranker", False):

@@ -31,6 +31,27 @@ def test_gate_against_committed_baseline(golden_report):
     assert failures == [], "\n".join(failures)
 
 
+def test_squarely_relevant_question_first_for_90_percent(golden_report):
+    # the engine's quality target (issue 3), on top of the no-regression baseline
+    assert golden_report.table()["hybrid"]["success2@1"] >= 0.90
+
+
+def test_heldout_set_against_committed_baseline(real_searcher):
+    from eval.gate import heldout_report
+
+    report = heldout_report(real_searcher)
+    assert report.n_queries == 80
+    baseline = json.loads(GOLDEN_BASELINE.read_text())["heldout"]
+    failures = check(report.table(), {"metrics": baseline}, legs_must_lose=False)
+    assert failures == [], "\n".join(failures)
+
+
+def test_gate_catches_a_drop_in_grade2_first():
+    base = {"metrics": {"hybrid": {"ndcg@10": 0.70, "success2@1": 0.90}}}
+    table = {"hybrid": {"ndcg@10": 0.70, "recall@20": 0.75, "success2@1": 0.88}}
+    assert check(table, base) == ["hybrid: grade-2 first 0.8800 is more than 0.01 below the baseline 0.9000"]
+
+
 def test_gate_catches_a_drop():
     base = {"metrics": {"hybrid": {"ndcg@10": 0.70}}}
     table = {"bm25": {"ndcg@10": 0.6, "recall@20": 0.7}, "dense": {"ndcg@10": 0.6, "recall@20": 0.8},
