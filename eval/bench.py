@@ -34,6 +34,7 @@ def _run(args: list[str], env: dict | None = None) -> tuple[float, str]:
 def bench_build(tmp: Path) -> dict:
     bank = tmp / "bank.txt"
     shutil.copy(DATA_DIR / "question_bank.txt", bank)
+    shutil.copy(DATA_DIR / "question_bank.expansions.jsonl", tmp / "bank.expansions.jsonl")  # found beside the bank
     env = {"QBANK_BANK": str(bank), "QBANK_INDEX_DIR": str(tmp / "index"), "QBANK_CACHE_DIR": str(tmp / "cache"),
            "QBANK_CHAPTERS_DIR": str(tmp / "none")}
     qbank = [sys.executable, "-m", "ui.cli"]

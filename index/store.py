@@ -31,6 +31,7 @@ import numpy as np
 import qbank
 from index.dense import Embedder, build_ann, make_document_embedder
 from index.lexical import BM25, TOKENIZER_VERSION, tokenize
+from ingest.chunker import CHUNKER_VERSION
 from ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
@@ -55,7 +56,7 @@ def text_key(text: str) -> str:
 def index_settings(settings: Settings) -> dict[str, Any]:
     """The settings an index is built with; a loaded index must agree on them."""
     return {
-        "chunker": {"encoding": "cl100k_base", "chunk_max_tokens": settings.chunk_max_tokens,
+        "chunker": {"version": CHUNKER_VERSION, "encoding": "cl100k_base", "chunk_max_tokens": settings.chunk_max_tokens,
                     "passage_max_tokens": settings.passage_max_tokens,
                     "passage_overlap_tokens": settings.passage_overlap_tokens,
                     "expansion_layout": settings.expansion_layout},
@@ -238,11 +239,11 @@ class LoadedIndex:
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
         self.doc_rows: dict[str, list[int]] = {}
-        # the rows of each doc's own text (no sample queries): its mean vector stands for the doc
+        # the rows with a vector of each doc's own text (no sample queries): their mean stands for the doc
         self.doc_text_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
             self.doc_rows.setdefault(c.doc_id, []).append(i)
-            if c.field != "queries":
+            if c.field != "queries" and c.legs != "lexical":
                 self.doc_text_rows.setdefault(c.doc_id, []).append(i)
 
     @property

@@ -10,8 +10,9 @@ Each question yields:
 * with query expansions (:mod:`ingest.expansions`), **queries** chunks. ``layout`` says how:
   ``"mixed"`` (the default, best on the golden set): one chunk per sample query for the dense leg
   (a query is matched against the closest phrasing) plus all of them in one chunk for BM25 (one
-  document's worth of term frequencies, not six tiny documents that length normalisation favours);
-  ``"per_query"`` or ``"joined"`` use one of the two for both legs.
+  document's worth of term frequencies, not six tiny documents that length normalisation favours),
+  and the rubric chunks go to BM25 only; ``"per_query"`` or ``"joined"`` use one of the two for
+  both legs.
 
 Every chunk stays under ``max_tokens`` (default 200 cl100k tokens: MiniLM truncates at 256 word
 pieces, and cl100k counts ~1.0-1.2x fewer tokens on this text, OFFLINE.md).
@@ -23,6 +24,9 @@ import re
 from collections.abc import Iterable
 
 from ingest.tokens import get_encoding
+
+# bump when the chunk texts or their legs change: an index built by another version is refused
+CHUNKER_VERSION = 2
 from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 
@@ -93,7 +97,10 @@ def question_chunks(q: Question, max_tokens: int = 200, queries: tuple[str, ...]
         cid = f"{q.id}#stem" if i == 0 else f"{q.id}#stem{i + 1}"
         chunks.append(Chunk(cid, q.id, "question", "stem", part, n_tok(part), q.kind))
     if q.rubric:
-        chunks.extend(rubric_chunks(q, max_tokens))
+        # with sample queries in the mixed layout the dense leg reads the stem and the queries; the
+        # rubric is BM25's (same golden quality, and a quarter fewer, much longer, texts to embed)
+        legs = "lexical" if queries and layout == "mixed" else "both"
+        chunks.extend(rubric_chunks(q, max_tokens, legs))
     if queries and layout != "off":
         if layout in ("per_query", "mixed"):
             legs = "dense" if layout == "mixed" else "both"
@@ -107,7 +114,7 @@ def question_chunks(q: Question, max_tokens: int = 200, queries: tuple[str, ...]
     return chunks
 
 
-def rubric_chunks(q: Question, max_tokens: int) -> list[Chunk]:
+def rubric_chunks(q: Question, max_tokens: int, legs: str = "both") -> list[Chunk]:
     enc = get_encoding()
 
     def n_tok(s: str) -> int:
@@ -130,7 +137,7 @@ def rubric_chunks(q: Question, max_tokens: int) -> list[Chunk]:
             groups[-1].append(p)
     for i, g in enumerate(groups, start=1):
         text = prefix + " • ".join(g)
-        chunks.append(Chunk(f"{q.id}#rubric{i}", q.id, "question", "rubric", text, n_tok(text), q.kind))
+        chunks.append(Chunk(f"{q.id}#rubric{i}", q.id, "question", "rubric", text, n_tok(text), q.kind, legs))
     return chunks
 
 

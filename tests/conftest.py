@@ -146,7 +146,7 @@ def build_study_index(root: Path):
     bank.write_text(STUDY_BANK, encoding="utf-8")
     # one question carries sample queries (ingest/expansions.py), as every shipped one does
     write_expansions(root / "bank.expansions.jsonl", parse_bank_text(STUDY_BANK).questions,
-                     {"E3-16": ["squeeze embedding vectors into a few bytes each", "PQ codebooks"]})
+                     {"E3-16": ["squeeze embedding vectors into a few bytes each", "product quantization codebooks"]})
     settings = Settings(index_dir=root / "idx", cache_dir=root / "cache", embedding_model="hashing-256", bank=bank,
                         chapters_dir=root / "no-chapters")
     corpus = build_corpus(parse_bank_text(STUDY_BANK, str(bank)), None, settings)
