@@ -37,6 +37,27 @@ def test_ingest_counts(capsys, tmp_path):
     assert (tmp_path / "questions.jsonl").read_text().count("\n") == 535
 
 
+def test_ingest_reports_sample_queries(capsys, tmp_path):
+    code, out, _ = run(capsys, "ingest", "--out", str(tmp_path), "--chapters", str(tmp_path / "none"))
+    assert "expansions:    3210 sample queries for 535 questions from " in out
+
+
+def test_ingest_names_questions_whose_sample_queries_went_stale(capsys, tmp_path):
+    from ingest.expansions import question_sha
+
+    bank = tmp_path / "b.txt"
+    bank.write_text("E.1 ML (Chapters 1–2)\n\n1. [W][MLE] What is x? Chapter 1\n2. [W][MLE] What is y? Chapter 1\n")
+    (tmp_path / "b.expansions.jsonl").write_text(
+        json.dumps({"id": "E1-1", "question_sha": question_sha("What was x?"), "queries": ["x"]}) + "\n"
+        + json.dumps({"id": "E1-2", "question_sha": question_sha("What is y?"), "queries": ["y", "why"]}) + "\n")
+    code, out, err = run(capsys, "ingest", "--bank", str(bank), "--out", str(tmp_path / "o"))
+    assert code == 0 and "expansions:    2 sample queries for 1 questions" in out
+    assert "warning: 1 questions changed since their sample queries were written" in err and "(E1-1)" in err
+    (tmp_path / "b.expansions.jsonl").write_text("{oops\n")
+    code, out, err = run(capsys, "ingest", "--bank", str(bank), "--out", str(tmp_path / "o"))
+    assert code == 2 and err == f"error: {tmp_path / 'b.expansions.jsonl'}:1: not a JSON object\n"
+
+
 def test_ingest_bad_bank(capsys, tmp_path):
     p = tmp_path / "b.txt"
     p.write_text("E.1 ML (Chapters 1–2)\n\n1. [Q][MLE] x? Chapter 1\n2. [W][MLE] y? Chapter 1\n")
