@@ -24,10 +24,10 @@ import re
 from collections.abc import Iterable
 
 from ingest.tokens import get_encoding
+from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 # bump when the chunk texts or their legs change: an index built by another version is refused
 CHUNKER_VERSION = 2
-from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 
 def stem_text(q: Question) -> str:

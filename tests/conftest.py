@@ -136,11 +136,10 @@ def build_study_index(root: Path):
     from index.dense import HashingEmbedder
     from index.store import build_index, load_index
     from ingest.bank import parse_bank_text
+    from ingest.expansions import write_expansions
     from ingest.pipeline import build_corpus
     from qbank.config import Settings
     from retrieval.searcher import Searcher
-
-    from ingest.expansions import write_expansions
 
     bank = root / "bank.txt"
     bank.write_text(STUDY_BANK, encoding="utf-8")
