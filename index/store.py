@@ -239,6 +239,7 @@ class LoadedIndex:
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
         self.doc_rows: dict[str, list[int]] = {}
+        self.sample_query_mask = np.array([c.field == "queries" for c in chunks], dtype=bool)
         # the rows with a vector of each doc's own text (no sample queries): their mean stands for the doc
         self.doc_text_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):

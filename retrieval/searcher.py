@@ -281,7 +281,8 @@ class Searcher:
         mask = self.allowed_rows(filters)
         # question against question: its own text and rubric, never the sample queries (which
         # describe what a user types, and would pull in whatever shares a phrasing)
-        own = np.array([c.doc_id == qid or c.field == "queries" for c in idx.chunks])
+        own = idx.sample_query_mask.copy()
+        own[idx.doc_rows[qid]] = True
         mask = ~own if mask is None else (mask & ~own)
         vec = idx.vectors[idx.doc_text_rows[qid]].mean(axis=0)
         vec = vec / (np.linalg.norm(vec) or 1.0)
