@@ -37,7 +37,7 @@ def bench_build(tmp: Path) -> dict:
     shutil.copy(DATA_DIR / "question_bank.expansions.jsonl", tmp / "bank.expansions.jsonl")  # found beside the bank
     env = {"QBANK_BANK": str(bank), "QBANK_INDEX_DIR": str(tmp / "index"), "QBANK_CACHE_DIR": str(tmp / "cache"),
            "QBANK_CHAPTERS_DIR": str(tmp / "none")}
-    qbank = [sys.executable, "-m", "ui.cli"]
+    qbank = [sys.executable, "-m", "qbank.ui.cli"]
     scratch, _ = _run([*qbank, "build"], env)
     text = bank.read_text(encoding="utf-8")
     bank.write_text(text.replace("What’s a tensor? What does broadcasting do?",
@@ -61,10 +61,10 @@ def bench_cold(settings: Settings) -> dict:
 
 
 def bench_warm(settings: Settings, repeats: int = 3) -> dict:
-    from eval.data import read_queries
-    from eval.runner import GOLDEN_QUERIES
-    from index.dense import ann_search
-    from retrieval.engine import open_searcher
+    from qbank.eval.data import read_queries
+    from qbank.eval.runner import GOLDEN_QUERIES
+    from qbank.index.dense import ann_search
+    from qbank.retrieval.engine import open_searcher
 
     searcher = open_searcher(settings)
     queries = list(read_queries(GOLDEN_QUERIES).values())
@@ -99,7 +99,7 @@ def bench_warm(settings: Settings, repeats: int = 3) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     settings = Settings()
-    from retrieval.engine import open_searcher
+    from qbank.retrieval.engine import open_searcher
 
     open_searcher(settings, build_if_missing=True)  # a current index for the warm/cold figures
     res: dict = {"machine": f"{os.cpu_count()} cores, {sys.platform}, Python {sys.version.split()[0]}"}

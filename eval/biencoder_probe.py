@@ -22,24 +22,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from eval.data import read_qrels, read_queries
-from eval.metrics import evaluate, mean, paired_randomisation_test
-from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
+from qbank.eval.data import read_qrels, read_queries
+from qbank.eval.metrics import evaluate, mean, paired_randomisation_test
+from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
 
 HELDOUT = Path(__file__).parent / "heldout"
 METRICS = ("ndcg@10", "recall@20", "success2@1")
 
 
 def training_pairs(questions, source: str, seed: int) -> list[tuple[str, str]]:
-    from retrieval.rerank import question_document
+    from qbank.retrieval.rerank import question_document
 
     docs = {q.id: question_document(q) for q in questions}
     if source == "templates":
-        from retrieval.pseudo_queries import pseudo_queries
+        from qbank.retrieval.pseudo_queries import pseudo_queries
 
         return [(pq.text, docs[pq.doc_id]) for pq in pseudo_queries(questions, 6, seed)]
-    from ingest.expansions import load_expansions
+    from qbank.ingest.expansions import load_expansions
+
     from qbank.config import Settings
 
     exp = load_expansions(Settings().expansions_path, questions)
@@ -91,9 +91,9 @@ def fine_tune(model, pairs: list[tuple[str, str]], epochs: int, batch: int, lr: 
 
 def score_sets(searcher, model, rows: np.ndarray) -> dict:
     """dense + hybrid (exact dense search over ``rows``) on both labelled sets."""
-    from index.lexical import tokenize_query
-    from retrieval.fusion import rrf
-    from retrieval.searcher import LegRanking
+    from qbank.index.lexical import tokenize_query
+    from qbank.retrieval.fusion import rrf
+    from qbank.retrieval.searcher import LegRanking
 
     idx = searcher.index
     texts = [idx.chunks[r].text for r in rows]
@@ -130,11 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
+    from qbank.index.dense import bundled_model_path
+    from qbank.retrieval.engine import open_searcher
     from sentence_transformers import SentenceTransformer
 
-    from index.dense import bundled_model_path
     from qbank.config import Settings
-    from retrieval.engine import open_searcher
 
     torch.set_num_threads(2)
     searcher = open_searcher(Settings())

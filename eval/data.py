@@ -103,7 +103,7 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
 
 def write_run(run: dict[str, dict[str, float]], path: Path, tag: str) -> None:
     """TREC run with strictly decreasing scores per query (trec_eval re-sorts by score)."""
-    from eval.metrics import ranked
+    from qbank.eval.metrics import ranked
 
     with path.open("w", encoding="utf-8") as f:
         for qid in run:

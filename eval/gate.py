@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from eval.runner import GOLDEN_BASELINE
+from qbank.eval.runner import GOLDEN_BASELINE
 
 TOLERANCE = 0.01
 GATED = ("ndcg@10", "recall@20")
@@ -46,18 +46,19 @@ MODES = ["bm25", "dense", "hybrid"]
 
 
 def heldout_report(searcher):
-    from eval.data import read_qrels, read_queries
-    from eval.runner import evaluate_modes
+    from qbank.eval.data import read_qrels, read_queries
+    from qbank.eval.runner import evaluate_modes
 
     return evaluate_modes(searcher, read_queries(HELDOUT_DIR / "queries.tsv"), read_qrels(HELDOUT_DIR / "qrels.tsv"),
                           MODES, "held-out paraphrase set")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval.data import read_qrels, read_queries
-    from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+    from qbank.eval.data import read_qrels, read_queries
+    from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+    from qbank.retrieval.engine import open_searcher
+
     from qbank.config import Settings
-    from retrieval.engine import open_searcher
 
     argv = sys.argv[1:] if argv is None else argv
     searcher = open_searcher(Settings(), build_if_missing=True)

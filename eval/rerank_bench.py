@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from eval.data import read_qrels, read_queries
-from eval.metrics import PRIMARY, evaluate, mean, paired_randomisation_test
-from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
+from qbank.eval.data import read_qrels, read_queries
+from qbank.eval.metrics import PRIMARY, evaluate, mean, paired_randomisation_test
+from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
 
 METRICS = ("ndcg@10", "recall@10")
 
@@ -32,7 +31,7 @@ def candidates(searcher, queries: dict[str, str], depth: int) -> dict[str, list]
 
 
 def score_candidates(reranker, queries: dict[str, str], cands: dict[str, list], progress=None) -> dict[str, np.ndarray]:
-    from retrieval.rerank import hit_document
+    from qbank.retrieval.rerank import hit_document
 
     out = {}
     for qid, hits in cands.items():
@@ -44,7 +43,7 @@ def score_candidates(reranker, queries: dict[str, str], cands: dict[str, list], 
 
 def rerank_run(cands: dict[str, list], ce: dict[str, np.ndarray], n: int, method: str, weight: float) -> dict:
     """``{qid: {doc: score}}`` (rank-derived, strictly decreasing) for one (N, combination)."""
-    from retrieval.rerank import combine_scores, rerank_order
+    from qbank.retrieval.rerank import combine_scores, rerank_order
 
     run = {}
     for qid, hits in cands.items():
@@ -114,9 +113,10 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qbank.retrieval.engine import open_searcher
+    from qbank.retrieval.rerank import CrossEncoderReranker, load_default_reranker, read_manifest
+
     from qbank.config import Settings
-    from retrieval.engine import open_searcher
-    from retrieval.rerank import CrossEncoderReranker, load_default_reranker, read_manifest
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="a reranker folder holding manifest.json + model/ (default: the trained one)")

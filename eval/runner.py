@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from eval.data import check_consistency, write_run
-from eval.metrics import DEFAULT_METRICS, PRIMARY, evaluate, mean, paired_randomisation_test, ranked
+from qbank.eval.data import check_consistency, write_run
+from qbank.eval.metrics import DEFAULT_METRICS, PRIMARY, evaluate, mean, paired_randomisation_test, ranked
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_QUERIES = GOLDEN_DIR / "queries.tsv"

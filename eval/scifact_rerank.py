@@ -26,10 +26,9 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "
 
 def run(data: Path, depth: int = 100, limit: int = 0, layers: int = 2, max_length: int = 128,
         seed: int = 13, progress: bool = True) -> dict:
-    from eval.beir import beir_searcher
-    from eval.metrics import evaluate, mean, paired_randomisation_test
-    from qbank.config import Settings
-    from retrieval.rerank import (
+    from qbank.eval.beir import beir_searcher
+    from qbank.eval.metrics import evaluate, mean, paired_randomisation_test
+    from qbank.retrieval.rerank import (
         CrossEncoderReranker,
         TrainConfig,
         base_model_path,
@@ -39,6 +38,8 @@ def run(data: Path, depth: int = 100, limit: int = 0, layers: int = 2, max_lengt
         scifact_groups,
         train_cross_encoder,
     )
+
+    from qbank.config import Settings
 
     s = Settings()
     cfg = dataclasses.replace(TrainConfig(), seed=seed, layers=layers, max_length=max_length)

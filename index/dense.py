@@ -138,7 +138,7 @@ class HashingEmbedder:
         return "none"
 
     def _one(self, text: str) -> np.ndarray:
-        from index.lexical import tokenize
+        from qbank.index.lexical import tokenize
 
         v = np.zeros(self.dim, dtype=np.float32)
         for t in tokenize(text):

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from qbank.index.dense import Embedder, build_ann, make_document_embedder
+from qbank.index.lexical import BM25, TOKENIZER_VERSION, tokenize
+from qbank.ingest.chunker import CHUNKER_VERSION
+from qbank.ingest.pipeline import Corpus, read_jsonl, write_corpus
 
 import qbank
-from index.dense import Embedder, build_ann, make_document_embedder
-from index.lexical import BM25, TOKENIZER_VERSION, tokenize
-from ingest.chunker import CHUNKER_VERSION
-from ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
 from qbank.records import ChapterInfo, Chunk, Passage, Question
@@ -268,8 +268,7 @@ class LoadedIndex:
         self._need_dense()
         if self._ann is None:
             import faiss
-
-            from index.dense import maybe_to_gpu
+            from qbank.index.dense import maybe_to_gpu
 
             try:
                 self._ann = maybe_to_gpu(faiss.read_index(str(self.path / "ann.faiss")), self.settings.use_gpu)

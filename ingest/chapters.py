@@ -13,9 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.bank import read_text
-from ingest.chunker import split_by_tokens
-from ingest.tokens import count_tokens
+from qbank.ingest.bank import read_text
+from qbank.ingest.chunker import split_by_tokens
+from qbank.ingest.tokens import count_tokens
+
 from qbank.errors import BankParseError
 from qbank.records import Passage
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ingest.tokens import get_encoding
+from qbank.ingest.tokens import get_encoding
+
 from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 # bump when the chunk texts or their legs change: an index built by another version is refused

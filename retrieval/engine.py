@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from index.store import build_index, load_index
-from ingest.pipeline import ingest
+from qbank.index.store import build_index, load_index
+from qbank.ingest.pipeline import ingest
+from qbank.retrieval.searcher import Searcher
+
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError
-from retrieval.searcher import Searcher
 
 
 def build(settings: Settings, progress_factory: Callable[[int], Callable[[int], None]] | None = None):

@@ -71,7 +71,7 @@ def question_text(q: Question) -> str:
 
 
 def bank_stats(questions: Iterable[Question]) -> BankStats:
-    from index.lexical import tokenize
+    from qbank.index.lexical import tokenize
 
     df: Counter[str] = Counter()
     n = 0
@@ -83,7 +83,7 @@ def bank_stats(questions: Iterable[Question]) -> BankStats:
 
 @functools.lru_cache(maxsize=100_000)
 def _terms(word: str) -> tuple[str, ...]:
-    from index.lexical import tokenize
+    from qbank.index.lexical import tokenize
 
     return tuple(tokenize(word))
 

@@ -326,7 +326,7 @@ QUERY_SOURCES = ("templates", "expansions", "both")
 
 
 def _contains_all_terms(query: str, doc_terms: set[str]) -> bool:
-    from index.lexical import tokenize
+    from qbank.index.lexical import tokenize
 
     q = set(tokenize(query))
     return bool(q) and q <= doc_terms
@@ -335,8 +335,8 @@ def _contains_all_terms(query: str, doc_terms: set[str]) -> bool:
 def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[TrainGroup], list[tuple[str, str]], dict]:
     """Pseudo-queries → training groups (hard negatives from the hybrid retriever), plus held-out
     dev queries ``(query, doc_id)`` that no training group uses."""
-    from index.lexical import tokenize
-    from retrieval.pseudo_queries import PseudoQuery, pseudo_queries, question_rng
+    from qbank.index.lexical import tokenize
+    from qbank.retrieval.pseudo_queries import PseudoQuery, pseudo_queries, question_rng
 
     idx = searcher.index
     questions = list(idx.questions)
@@ -364,7 +364,7 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
             held.add(i)
     pqs = [pq for i, pq in enumerate(templates) if i not in held] if cfg.queries != "expansions" else []
     if cfg.queries in ("expansions", "both"):
-        from ingest.expansions import load_expansions
+        from qbank.ingest.expansions import load_expansions
 
         exp = load_expansions(searcher.settings.expansions_path, questions)
         if exp is None or not exp.by_id:
@@ -413,7 +413,7 @@ def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[Tr
 
 def scifact_groups(folder: Path, base: Settings, cfg: TrainConfig, split: str = "train") -> list[TrainGroup]:
     """SciFact's human-written training queries, positives from its qrels, negatives from BM25."""
-    from eval.beir import beir_searcher
+    from qbank.eval.beir import beir_searcher
 
     searcher, queries, qrels = beir_searcher(folder, base, dense=False, split=split)
     text = {c.doc_id: c.text for c in searcher.index.chunks}
@@ -449,7 +449,7 @@ def groups_sha256(groups: Sequence[TrainGroup]) -> str:
 def base_model_path() -> Path:
     """The bundled MiniLM folder, checked to hold its weights."""
     try:
-        from index.dense import bundled_model_path
+        from qbank.index.dense import bundled_model_path
 
         path = bundled_model_path()
     except QbankError:
@@ -578,7 +578,7 @@ def train_cross_encoder(ce, groups: Sequence[TrainGroup], cfg: TrainConfig, prog
 def choose_combination(reranker: CrossEncoderReranker, searcher, dev: Sequence[tuple[str, str]], cfg: TrainConfig,
                        top_n: int) -> dict:
     """Pick how the score meets the fused one, on held-out pseudo-queries (never the golden set)."""
-    from eval.metrics import ndcg_at
+    from qbank.eval.metrics import ndcg_at
 
     cands = []
     for text, doc in dev:
@@ -623,16 +623,16 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
     ``<index>/reranker/{model/, manifest.json}`` written atomically. Returns the manifest.
     """
     import torch
+    from qbank.index.dense import folder_weights_hash
 
     import qbank
-    from index.dense import folder_weights_hash
 
     cfg = cfg or TrainConfig()
     if cfg.loss not in LOSSES:
         raise UnknownNameError("loss", cfg.loss, LOSSES)
     base = base_model_path()
     if searcher is None:
-        from retrieval.engine import open_searcher
+        from qbank.retrieval.engine import open_searcher
 
         searcher = open_searcher(settings)
     if not searcher.index.has_dense:

@@ -17,16 +17,16 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from qbank.index.dense import ann_search, make_query_encoder
+from qbank.index.lexical import tokenize, tokenize_query
+from qbank.index.store import LoadedIndex
+from qbank.retrieval.filters import Filters
+from qbank.retrieval.fusion import rrf
+from qbank.retrieval.intent import detect_intent
 
-from index.dense import ann_search, make_query_encoder
-from index.lexical import tokenize, tokenize_query
-from index.store import LoadedIndex
 from qbank.config import Settings
 from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 from qbank.records import Hit, LegScore
-from retrieval.filters import Filters
-from retrieval.fusion import rrf
-from retrieval.intent import detect_intent
 
 MODES = ("bm25", "dense", "hybrid", "full")
 EXACT_FILTER_ROWS = 5000  # below this many allowed rows a filtered dense search is exact
@@ -84,7 +84,7 @@ class Searcher:
     @property
     def reranker(self):
         if self._reranker is None:
-            from retrieval.rerank import load_default_reranker
+            from qbank.retrieval.rerank import load_default_reranker
 
             self._reranker = load_default_reranker(self.settings)
         return self._reranker

@@ -201,7 +201,7 @@ def question_vectors(searcher) -> tuple[list[str], np.ndarray]:
         vecs = idx.vectors
         out = np.vstack([vecs[idx.doc_text_rows[i]].mean(axis=0) for i in ids]) if ids else np.zeros((0, 1), np.float32)
     else:
-        from index.dense import HashingEmbedder
+        from qbank.index.dense import HashingEmbedder
 
         q = idx.question_by_id
         out = HashingEmbedder(256).encode_documents([" ".join([q[i].question, q[i].testing, *q[i].rubric]) for i in ids])
@@ -211,7 +211,7 @@ def question_vectors(searcher) -> tuple[list[str], np.ndarray]:
 
 
 def _check_spec(searcher, spec: StudySetSpec) -> tuple[list[str], int, dict[str, int], Any, list[str], list[str]]:
-    from retrieval.searcher import normalise_id
+    from qbank.retrieval.searcher import normalise_id
 
     topics = [t.strip() for t in ([spec.topics] if isinstance(spec.topics, str) else spec.topics) if str(t).strip()]
     topics = list(dict.fromkeys(topics))

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from qbank.index.dense import HashingEmbedder
+from qbank.index.store import build_index, load_index
+from qbank.ingest.bank import parse_bank_text
+from qbank.ingest.pipeline import build_corpus
+from qbank.retrieval.searcher import Searcher
 
-from index.dense import HashingEmbedder
-from index.store import build_index, load_index
-from ingest.bank import parse_bank_text
-from ingest.pipeline import build_corpus
 from qbank.config import DATA_DIR, Settings
-from retrieval.searcher import Searcher
 
 TINY_BANK = """\
 Appendix E
@@ -133,13 +133,14 @@ Total: 22 questions
 
 def build_study_index(root: Path):
     """Write the 22-question bank under ``root`` and index it; returns (settings, searcher)."""
-    from index.dense import HashingEmbedder
-    from index.store import build_index, load_index
-    from ingest.bank import parse_bank_text
-    from ingest.expansions import write_expansions
-    from ingest.pipeline import build_corpus
+    from qbank.index.dense import HashingEmbedder
+    from qbank.index.store import build_index, load_index
+    from qbank.ingest.bank import parse_bank_text
+    from qbank.ingest.expansions import write_expansions
+    from qbank.ingest.pipeline import build_corpus
+    from qbank.retrieval.searcher import Searcher
+
     from qbank.config import Settings
-    from retrieval.searcher import Searcher
 
     bank = root / "bank.txt"
     bank.write_text(STUDY_BANK, encoding="utf-8")
@@ -197,6 +198,6 @@ def real_settings(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_searcher(real_settings) -> Searcher:
-    from retrieval.engine import open_searcher
+    from qbank.retrieval.engine import open_searcher
 
     return open_searcher(real_settings, build_if_missing=True)

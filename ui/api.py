@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+import qbank
 from qbank.config import Settings
 from qbank.errors import (
     EvalDataError,
@@ -219,7 +220,7 @@ def status_for(err: QbankError) -> int:
 def get_searcher(request: Request):
     s = request.app.state.searcher
     if s is None:  # used without its lifespan (e.g. a TestClient outside `with`)
-        from retrieval.engine import open_searcher
+        from qbank.retrieval.engine import open_searcher
 
         s = request.app.state.searcher = open_searcher(request.app.state.settings,
                                                        build_if_missing=request.app.state.build_if_missing)
@@ -236,12 +237,12 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if app.state.searcher is None:
-            from retrieval.engine import open_searcher
+            from qbank.retrieval.engine import open_searcher
 
             app.state.searcher = open_searcher(app.state.settings, build_if_missing=build_if_missing, warm=True)
         yield
 
-    app = FastAPI(title="qbank", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="qbank", version=qbank.__version__, lifespan=lifespan,
                   description="Search a bank of ML-systems interview questions: hybrid BM25 + dense retrieval, "
                               "related questions, study sets, evaluations.")
     app.state.settings = settings or (searcher.settings if searcher is not None else Settings())
@@ -317,7 +318,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
                                "content": {"text/markdown": {}, "text/csv": {}, "application/octet-stream": {}}}})
     def studysets(searcher: SearcherDep, body: StudySetRequest):
         """Build a study set covering every topic; ``format`` md/csv/anki returns a file to download."""
-        from retrieval.studyset import MEDIA_TYPES, StudySetSpec, build_study_set, export, filename
+        from qbank.retrieval.studyset import MEDIA_TYPES, StudySetSpec, build_study_set, export, filename
 
         spec = StudySetSpec(topics=tuple(body.topics), size=body.size, mix=body.mix, roles=tuple(body.roles),
                             sections=tuple(body.sections), kinds=tuple(body.kinds), include=tuple(body.include),
@@ -332,8 +333,8 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
     @app.post("/eval", response_model=EvalResponse, tags=["evaluation"])
     def evaluate(searcher: SearcherDep, body: EvalRequest | None = None) -> dict:
         """Run modes side by side on the golden set, or on inline queries + qrels (at most 200 queries)."""
-        from eval.data import read_qrels, read_queries
-        from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+        from qbank.eval.data import read_qrels, read_queries
+        from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
 
         body = body or EvalRequest()
         if (body.queries is None) != (body.qrels is None):
@@ -361,7 +362,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
 
 
 def _question(searcher, qid: str):
-    from retrieval.searcher import normalise_id
+    from qbank.retrieval.searcher import normalise_id
 
     q = searcher.index.question_by_id.get(normalise_id(qid))
     if q is None:

@@ -41,7 +41,7 @@ def settings_from_env() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the index…")
 def _open(settings_json: str):
-    from retrieval.engine import open_searcher
+    from qbank.retrieval.engine import open_searcher
 
     return open_searcher(Settings.model_validate_json(settings_json), warm=True)
 
@@ -53,7 +53,7 @@ def get_searcher():
     try:
         return _open(key)
     except (IndexMissingError, IndexMismatchError) as e:
-        from retrieval.engine import build
+        from qbank.retrieval.engine import build
 
         note = st.info(f"{e}. Building the index now (first run: about a minute)…")
         bar = st.progress(0.0, text="Embedding the bank…")
@@ -74,7 +74,7 @@ def get_searcher():
 
 @st.cache_resource(show_spinner="Indexing SciFact (first time: minutes)…")
 def _scifact(settings_json: str, dense: bool):
-    from eval.beir import beir_searcher
+    from qbank.eval.beir import beir_searcher
 
     return beir_searcher(SCIFACT, Settings.model_validate_json(settings_json), dense)
 
@@ -224,7 +224,7 @@ def page_search(searcher) -> None:
 
 
 def page_question(searcher) -> None:
-    from retrieval.searcher import normalise_id
+    from qbank.retrieval.searcher import normalise_id
 
     idx = searcher.index
     st.text_input("Question id", key="question_id", placeholder="e.g. E5-195")
@@ -269,7 +269,7 @@ def page_question(searcher) -> None:
 
 
 def page_studyset(searcher) -> None:
-    from retrieval.studyset import MINUTES, StudySetSpec, build_study_set, export, filename
+    from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set, export, filename
 
     idx = searcher.index
     titles = {q.section: q.section_title for q in idx.questions}
@@ -352,11 +352,10 @@ def page_studyset(searcher) -> None:
 
 def page_evals(searcher) -> None:
     import pandas as pd
-
-    from eval.data import read_qrels, read_queries
-    from eval.metrics import PRIMARY, RECALL_KS
-    from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
-    from retrieval.rerank import reranker_available
+    from qbank.eval.data import read_qrels, read_queries
+    from qbank.eval.metrics import PRIMARY, RECALL_KS
+    from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+    from qbank.retrieval.rerank import reranker_available
 
     sources = ["Golden set", "Upload queries + qrels"] + (["SciFact (BEIR)"] if SCIFACT.exists() else [])
     source = st.radio("Query set", sources, key="ev_source", horizontal=True)

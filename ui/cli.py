@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import qbank
 from qbank.errors import QbankError
 
 FORMATS_ONE = ("text", "json")
@@ -42,7 +43,7 @@ def _progress_factory(label: str):
 
 # ---------------------------------------------------------------------------- ingest / show / chapters
 def cmd_ingest(args) -> int:
-    from ingest.pipeline import ingest, write_corpus
+    from qbank.ingest.pipeline import ingest, write_corpus
 
     s = _settings(args)
     corpus = ingest(s, Path(args.bank) if args.bank else None, Path(args.chapters) if args.chapters else None)
@@ -81,7 +82,7 @@ def _print_expansions(corpus) -> None:
 
 def _load_questions(args):
     """Questions for show/chapters: from the index when present (fast), else by parsing the bank."""
-    from ingest.bank import chapter_catalogue, parse_bank
+    from qbank.ingest.bank import chapter_catalogue, parse_bank
 
     s = _settings(args)
     bank = parse_bank(Path(args.bank) if args.bank else s.bank)
@@ -107,8 +108,9 @@ def format_question(q) -> str:
 
 
 def cmd_show(args) -> int:
+    from qbank.retrieval.searcher import normalise_id
+
     from qbank.errors import UnknownIdError
-    from retrieval.searcher import normalise_id
 
     bank, _ = _load_questions(args)
     qid = normalise_id(args.id)
@@ -138,7 +140,7 @@ def cmd_chapters(args) -> int:
 
 # ---------------------------------------------------------------------------- build / search / related
 def cmd_build(args) -> int:
-    from retrieval.engine import build
+    from qbank.retrieval.engine import build
 
     s = _settings(args)
     corpus, rep = build(s, _progress_factory("embedding"))
@@ -153,7 +155,7 @@ def cmd_build(args) -> int:
           f"(model {t['load_model']:.1f} s, embed {t['embed']:.1f} s, ANN {t['ann']:.2f} s)")
     print(f"wrote {rep.path}")
     if getattr(args, "with_reranker", False):
-        from retrieval.rerank import train_default_reranker
+        from qbank.retrieval.rerank import train_default_reranker
 
         train_default_reranker(s)
     return 0
@@ -186,14 +188,15 @@ def _hit_rows(hits, explain: bool) -> str:
 
 
 def read_queries_file(path: Path) -> list[tuple[str, str]]:
-    from eval.data import read_queries
+    from qbank.eval.data import read_queries
 
     return list(read_queries(path).items())
 
 
 def cmd_search(args) -> int:
+    from qbank.retrieval.engine import open_searcher
+
     from qbank.errors import InvalidQueryError
-    from retrieval.engine import open_searcher
 
     if args.format not in (("table", "json", "trec") if args.queries else FORMATS_LIST):
         raise InvalidQueryError(f"--format {args.format} needs {'--queries' if args.format == 'trec' else 'table|json|trec'}")
@@ -236,7 +239,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_related(args) -> int:
-    from retrieval.engine import open_searcher
+    from qbank.retrieval.engine import open_searcher
 
     searcher = open_searcher(_settings(args))
     hits = searcher.related(args.id, args.k)
@@ -250,7 +253,7 @@ def cmd_related(args) -> int:
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="qbank", description="Search a bank of ML-systems interview questions.")
-    ap.add_argument("--version", action="version", version="qbank 0.1.0")
+    ap.add_argument("--version", action="version", version=f"qbank {qbank.__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="parse the bank (and chapter files) into records and chunks (JSONL)")
@@ -301,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS_LIST, default="table")
     p.set_defaults(func=cmd_related)
 
-    from ui import cli_more
+    from qbank.ui import cli_more
 
     cli_more.register(sub, _add_common)
     return ap

@@ -16,9 +16,9 @@ UI_SCRIPT = Path(__file__).with_name("app.py")
 
 
 def cmd_studyset(args) -> int:
-    from retrieval.engine import open_searcher
-    from retrieval.studyset import FORMATS, StudySetSpec, build_study_set, export
-    from ui.cli import _settings
+    from qbank.retrieval.engine import open_searcher
+    from qbank.retrieval.studyset import FORMATS, StudySetSpec, build_study_set, export
+    from qbank.ui.cli import _settings
 
     if args.format not in FORMATS:
         raise InvalidQueryError(f"unknown --format {args.format!r}; choose one of: {', '.join(FORMATS)}")
@@ -50,9 +50,8 @@ def cmd_studyset(args) -> int:
 
 def cmd_serve(args) -> int:
     import uvicorn
-
-    from ui.api import create_app
-    from ui.cli import _settings
+    from qbank.ui.api import create_app
+    from qbank.ui.cli import _settings
 
     app = create_app(_settings(args), build_if_missing=args.build)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

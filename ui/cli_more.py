@@ -26,27 +26,27 @@ def parse_modes(text: str, have_reranker: bool) -> list[str]:
 
 
 def cmd_eval(args) -> int:
-    from eval.data import read_qrels, read_queries, read_query_categories
-    from eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
-    from ui.cli import _progress_factory, _settings
+    from qbank.eval.data import read_qrels, read_queries, read_query_categories
+    from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+    from qbank.ui.cli import _progress_factory, _settings
 
     s = _settings(args)
     if args.dataset and (args.queries or args.qrels):
         raise EvalDataError("give either --dataset DIR or --queries F --qrels F, not both")
     if bool(args.queries) != bool(args.qrels):
         raise EvalDataError("--queries and --qrels go together")
-    from retrieval.rerank import reranker_available
+    from qbank.retrieval.rerank import reranker_available
 
     modes = parse_modes(args.mode, reranker_available(s))
     if args.dataset:
-        from eval.beir import beir_searcher
+        from qbank.eval.beir import beir_searcher
 
         folder = Path(args.dataset)
         dense = any(m != "bm25" for m in modes)
         searcher, queries, qrels = beir_searcher(folder, s, dense, _progress_factory("embedding"), args.split)
         name, questions, categories = f"BEIR {folder.resolve().name} ({args.split})", None, None
     else:
-        from retrieval.engine import open_searcher
+        from qbank.retrieval.engine import open_searcher
 
         qpath = Path(args.queries) if args.queries else GOLDEN_QUERIES
         queries = read_queries(qpath)
@@ -86,11 +86,11 @@ def register(sub, add_common) -> None:
     p.add_argument("--format", choices=("md", "json"), default="md")
     p.add_argument("--build", action="store_true", help="build the bank index first if it is missing")
     p.set_defaults(func=cmd_eval)
-    from ui import cli_rerank
+    from qbank.ui import cli_rerank
 
     cli_rerank.register(sub, add_common)
     try:
-        from ui import cli_app
+        from qbank.ui import cli_app
     except ImportError:
         return
     cli_app.register(sub, add_common)

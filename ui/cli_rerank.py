@@ -12,9 +12,10 @@ import sys
 
 
 def cmd_train_reranker(args) -> int:
+    from qbank.retrieval.rerank import LOSSES, TrainConfig, train_default_reranker
+    from qbank.ui.cli import _settings
+
     from qbank.errors import QbankError
-    from retrieval.rerank import LOSSES, TrainConfig, train_default_reranker
-    from ui.cli import _settings
 
     s = _settings(args)
     over = {}
@@ -32,8 +33,8 @@ def cmd_train_reranker(args) -> int:
         raise QbankError(f"--layers must be between 1 and 6 (MiniLM has 6), got {over['layers']}")
     cfg = dataclasses.replace(TrainConfig(), **over)
     if args.build:
-        from retrieval.engine import open_searcher
-        from ui.cli import _progress_factory
+        from qbank.retrieval.engine import open_searcher
+        from qbank.ui.cli import _progress_factory
 
         open_searcher(s, build_if_missing=True, progress_factory=_progress_factory("embedding"))
     manifest = train_default_reranker(s, cfg, progress=True)

@@ -1,6 +1,6 @@
 import pytest
+from qbank.eval.data import check_consistency, read_qrels, read_queries, read_run, write_run
 
-from eval.data import check_consistency, read_qrels, read_queries, read_run, write_run
 from qbank.errors import EvalDataError
 
 

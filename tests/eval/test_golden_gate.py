@@ -3,10 +3,9 @@
 import json
 
 import pytest
-
-from eval.data import read_qrels, read_queries
-from eval.gate import check
-from eval.runner import GOLDEN_BASELINE, GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
+from qbank.eval.data import read_qrels, read_queries
+from qbank.eval.gate import check
+from qbank.eval.runner import GOLDEN_BASELINE, GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
 
 
 def test_golden_set_is_well_formed(real_searcher):
@@ -37,7 +36,7 @@ def test_squarely_relevant_question_first_for_90_percent(golden_report):
 
 
 def test_heldout_set_against_committed_baseline(real_searcher):
-    from eval.gate import heldout_report
+    from qbank.eval.gate import heldout_report
 
     report = heldout_report(real_searcher)
     assert report.n_queries == 80

@@ -1,8 +1,7 @@
 import random
 
 import pytest
-
-from eval.metrics import (
+from qbank.eval.metrics import (
     average_precision,
     evaluate,
     mean,
@@ -21,7 +20,7 @@ def test_hand_values():
     assert recall_at(r, qrel, 2) == pytest.approx(1 / 3)
     assert recall_at(r, qrel, 10) == pytest.approx(2 / 3)
     assert success_at(r, qrel, 1) == 0.0 and success_at(r, qrel, 2) == 1.0
-    from eval.metrics import success2_at
+    from qbank.eval.metrics import success2_at
 
     assert success2_at(["b", "a"], qrel, 1) == 0.0 and success2_at(["b", "a"], qrel, 2) == 1.0
     assert mrr_at(r, qrel) == 0.5

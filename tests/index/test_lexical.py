@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
+from qbank.index.lexical import BM25, tokenize, tokenize_query
 
-from index.lexical import BM25, tokenize, tokenize_query
 from qbank.errors import UnknownNameError
 
 

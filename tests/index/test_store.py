@@ -2,13 +2,13 @@ import json
 
 import numpy as np
 import pytest
+from qbank.index.dense import HashingEmbedder
+from qbank.index.store import EmbeddingCache, build_index, load_index
+from qbank.ingest.bank import parse_bank_text
+from qbank.ingest.pipeline import build_corpus
+from qbank.retrieval.searcher import Searcher
 
-from index.dense import HashingEmbedder
-from index.store import EmbeddingCache, build_index, load_index
-from ingest.bank import parse_bank_text
-from ingest.pipeline import build_corpus
 from qbank.errors import IndexMismatchError, IndexMissingError
-from retrieval.searcher import Searcher
 
 
 def test_round_trip_identical_hits(tiny_index, tiny_settings):

@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
+from qbank.ingest.chapters import load_chapters, parse_chapter_file
+from qbank.ingest.tokens import count_tokens
 
-from ingest.chapters import load_chapters, parse_chapter_file
-from ingest.tokens import count_tokens
 from qbank.errors import BankParseError
 
 MD = """# Chapter 59: Retrieval evaluation

@@ -1,6 +1,7 @@
-from ingest.bank import parse_bank
-from ingest.chunker import question_chunks, split_by_tokens, stem_text
-from ingest.tokens import count_tokens
+from qbank.ingest.bank import parse_bank
+from qbank.ingest.chunker import question_chunks, split_by_tokens, stem_text
+from qbank.ingest.tokens import count_tokens
+
 from qbank.config import DATA_DIR
 
 
@@ -22,7 +23,7 @@ def test_every_real_chunk_under_budget_and_labelled():
 
 
 def test_stem_carries_tags_as_words(tiny_bank_text):
-    from ingest.bank import parse_bank_text
+    from qbank.ingest.bank import parse_bank_text
 
     q = parse_bank_text(tiny_bank_text).by_id()["E1-3"]
     s = stem_text(q)
@@ -31,7 +32,7 @@ def test_stem_carries_tags_as_words(tiny_bank_text):
 
 
 def test_small_budget_splits_rubric(tiny_bank_text):
-    from ingest.bank import parse_bank_text
+    from qbank.ingest.bank import parse_bank_text
 
     q = parse_bank_text(tiny_bank_text).by_id()["E1-3"]
     chunks = question_chunks(q, 20)

@@ -1,16 +1,16 @@
 import json
 
 import pytest
+from qbank.index.dense import HashingEmbedder
+from qbank.index.store import build_index, load_index
+from qbank.ingest.bank import parse_bank, parse_bank_text
+from qbank.ingest.chunker import question_chunks
+from qbank.ingest.expansions import load_expansions, question_sha, read_expansions, write_expansions
+from qbank.ingest.pipeline import build_corpus, ingest
+from qbank.retrieval.searcher import Searcher
 
-from index.dense import HashingEmbedder
-from index.store import build_index, load_index
-from ingest.bank import parse_bank, parse_bank_text
-from ingest.chunker import question_chunks
-from ingest.expansions import load_expansions, question_sha, read_expansions, write_expansions
-from ingest.pipeline import build_corpus, ingest
 from qbank.config import DATA_DIR, Settings
 from qbank.errors import BankParseError, IndexMismatchError
-from retrieval.searcher import Searcher
 
 
 def _exp_file(settings, rows):

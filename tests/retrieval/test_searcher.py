@@ -1,7 +1,7 @@
 import pytest
+from qbank.retrieval.fusion import rrf
 
 from qbank.errors import InvalidQueryError, UnavailableError, UnknownIdError, UnknownNameError
-from retrieval.fusion import rrf
 
 
 def ids(res):
@@ -89,11 +89,11 @@ def test_related_never_itself(tiny_searcher):
 
 
 def test_chapter_passages_come_back_as_their_own_hits(tiny_settings, tiny_bank_text):
-    from index.dense import HashingEmbedder
-    from index.store import build_index, load_index
-    from ingest.bank import parse_bank_text
-    from ingest.pipeline import build_corpus
-    from retrieval.searcher import Searcher
+    from qbank.index.dense import HashingEmbedder
+    from qbank.index.store import build_index, load_index
+    from qbank.ingest.bank import parse_bank_text
+    from qbank.ingest.pipeline import build_corpus
+    from qbank.retrieval.searcher import Searcher
 
     ch = tiny_settings.chapters_dir
     ch.mkdir()

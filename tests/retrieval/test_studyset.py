@@ -10,9 +10,7 @@ import zipfile
 import genanki
 import numpy as np
 import pytest
-
-from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
-from retrieval.studyset import (
+from qbank.retrieval.studyset import (
     ANKI_DECK_ID,
     ANKI_MODEL_ID,
     MINUTES,
@@ -26,6 +24,8 @@ from retrieval.studyset import (
     to_json,
     to_markdown,
 )
+
+from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 
 
 @pytest.fixture(scope="module")

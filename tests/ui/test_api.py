@@ -9,8 +9,7 @@ import zipfile
 import genanki
 import pytest
 from fastapi.testclient import TestClient
-
-from ui.api import create_app
+from qbank.ui.api import create_app
 
 
 @pytest.fixture(scope="module")

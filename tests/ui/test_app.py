@@ -79,7 +79,7 @@ def test_a_hit_through_a_sample_query_says_so(ui_app):
 
 
 def test_best_line_picks_the_query_that_matched():
-    from ui.app import best_line
+    from qbank.ui.app import best_line
 
     assert best_line("PQ codebooks\nsqueeze embedding vectors", ["vectors", "squeeze"]) == "squeeze embedding vectors"
     assert best_line("a\nb", []) == "a"
@@ -229,7 +229,7 @@ def test_unreadable_bank_is_an_error_not_a_traceback(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------- the CLI commands of the apps
 def _cli(args, ui_settings, capsys):
-    from ui.cli import main
+    from qbank.ui.cli import main
 
     rc = main([*args, "--index-dir", str(ui_settings.index_dir), "--bank", str(ui_settings.bank)])
     out = capsys.readouterr()

@@ -1,8 +1,7 @@
 import json
 
 import pytest
-
-from ui.cli import main
+from qbank.ui.cli import main
 
 
 def run(capsys, *argv):
@@ -43,7 +42,7 @@ def test_ingest_reports_sample_queries(capsys, tmp_path):
 
 
 def test_ingest_names_questions_whose_sample_queries_went_stale(capsys, tmp_path):
-    from ingest.expansions import question_sha
+    from qbank.ingest.expansions import question_sha
 
     bank = tmp_path / "b.txt"
     bank.write_text("E.1 ML (Chapters 1–2)\n\n1. [W][MLE] What is x? Chapter 1\n2. [W][MLE] What is y? Chapter 1\n")
