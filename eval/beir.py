@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from qbank.config import Settings
+from qbank.errors import IndexMismatchError, IndexMissingError
 from qbank.eval.data import load_beir
 from qbank.index.store import build_index, load_index
 from qbank.ingest.pipeline import Corpus
-from qbank.retrieval.searcher import Searcher
-
-from qbank.config import Settings
-from qbank.errors import IndexMismatchError, IndexMissingError
 from qbank.records import Chunk
+from qbank.retrieval.searcher import Searcher
 
 # Anserini's BEIR "flat" setting: title + text, k1=0.9, b=0.4 (OFFLINE.md, SOURCE.md)
 BEIR_BM25 = {"bm25_variant": "okapi", "bm25_k1": 0.9, "bm25_b": 0.4}

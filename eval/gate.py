@@ -4,7 +4,7 @@ Fails when a mode's nDCG@10 (or grade-2-first rate, where the baseline records o
 ``tolerance`` below the committed baseline (``eval/golden/baseline.json``), or when hybrid stops
 beating both single legs on nDCG@10 and Recall@20. The held-out paraphrase set (``eval/heldout/``)
 is held to its own baseline (nDCG@10 only: it judges one question per query). Refresh both with
-``python -m eval.gate --write`` after a deliberate change.
+``python -m qbank.eval.gate --write`` after a deliberate change.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from qbank.eval.runner import GOLDEN_BASELINE
+from qbank.retrieval.modes import EVAL_DEFAULT_MODES
 
 TOLERANCE = 0.01
 GATED = ("ndcg@10", "recall@20")
@@ -41,24 +42,26 @@ def check(table: dict[str, dict[str, float]], baseline: dict, tolerance: float =
     return failures
 
 
-HELDOUT_DIR = Path(__file__).parent / "heldout"
-MODES = ["bm25", "dense", "hybrid"]
+MODES = list(EVAL_DEFAULT_MODES)
+
+
+def set_report(searcher, name: str):
+    from qbank.eval.runner import evaluate_modes
+    from qbank.eval.sets import load_eval_set
+
+    es = load_eval_set(name)
+    return evaluate_modes(searcher, es.queries, es.qrels, MODES, es.name)
 
 
 def heldout_report(searcher):
-    from qbank.eval.data import read_qrels, read_queries
-    from qbank.eval.runner import evaluate_modes
-
-    return evaluate_modes(searcher, read_queries(HELDOUT_DIR / "queries.tsv"), read_qrels(HELDOUT_DIR / "qrels.tsv"),
-                          MODES, "held-out paraphrase set")
+    return set_report(searcher, "heldout")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qbank.config import Settings
     from qbank.eval.data import read_qrels, read_queries
     from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
     from qbank.retrieval.engine import open_searcher
-
-    from qbank.config import Settings
 
     argv = sys.argv[1:] if argv is None else argv
     searcher = open_searcher(Settings(), build_if_missing=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from qbank.eval.data import check_consistency, write_run
 from qbank.eval.metrics import DEFAULT_METRICS, PRIMARY, evaluate, mean, paired_randomisation_test, ranked
 

@@ -114,11 +114,6 @@ def closest_term(term: str, vocabulary) -> str | None:
     return best[0] if best else None
 
 
-def word_spans(text: str) -> list[tuple[str, list[str]]]:
-    """Each word of ``text`` as written, with the terms it yields (for highlighting)."""
-    return [(m.group(), tokenize(m.group())) for m in re.finditer(r"[\w’'.\-/]+", text) if m.group().strip(".-/'’")]
-
-
 VARIANTS = ("okapi", "plus", "l")
 
 

@@ -13,11 +13,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from qbank.errors import BankParseError
 from qbank.ingest.bank import read_text
 from qbank.ingest.chunker import split_by_tokens
 from qbank.ingest.tokens import count_tokens
-
-from qbank.errors import BankParseError
 from qbank.records import Passage
 
 NAME_NUM_RE = re.compile(r"(?:^|[^a-z0-9])(?:ch(?:apter)?[-_ ]?)?(\d{1,3})(?:[^0-9]|$)", re.I)

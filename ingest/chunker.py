@@ -24,7 +24,6 @@ import re
 from collections.abc import Iterable
 
 from qbank.ingest.tokens import get_encoding
-
 from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 # bump when the chunk texts or their legs change: an index built by another version is refused

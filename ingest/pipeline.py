@@ -7,12 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qbank.config import Settings
 from qbank.ingest.bank import ParsedBank, Problem, chapter_catalogue, parse_bank
 from qbank.ingest.chapters import load_chapters
 from qbank.ingest.chunker import chunk_all
 from qbank.ingest.expansions import Expansions, load_expansions
-
-from qbank.config import Settings
 from qbank.records import ChapterInfo, Chunk, Passage, Question
 
 

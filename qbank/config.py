@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     chapters_dir: Path = DATA_DIR / "chapters"
     index_dir: Path = DATA_DIR / "index"
     cache_dir: Path = DATA_DIR / "cache"
+    # BEIR SciFact (evaluation only, never copied into the repo): the Evals page offers it when present
+    scifact_dir: Path = REPO_ROOT.parent / "shared" / "benchmarks" / "scifact"
 
     # query expansions (ingest/expansions.py): a JSONL file of sample queries per question. None: the
     # file beside the bank, ``<bank stem>.expansions.jsonl``, when there is one
@@ -62,7 +64,6 @@ class Settings(BaseSettings):
     weight_dense: float = Field(1.0, ge=0)
     # a query naming a kind or difficulty ("coding questions about …") adds an "intent" leg
     weight_intent: float = Field(1.0, ge=0)
-    rollup: Literal["max", "sum", "max_plus"] = "max"
 
     # reranker (the `full` mode)
     reranker_model: str = ""  # empty: the one trained by `qbank train-reranker`, if any

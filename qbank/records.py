@@ -7,6 +7,7 @@ CLI, the API response and the UI.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -191,3 +192,16 @@ class Hit:
                 cited_by=list(self.links),
             )
         return d
+
+
+ID_RE = re.compile(r"^\s*E\.?\s*(\d+)\s*[-–.]\s*(\d+)\s*$", re.I)
+
+
+def normalise_id(qid: str) -> str:
+    """``e5-193``, ``E.5-193`` → ``E5-193``; anything else is returned as typed.
+
+    >>> normalise_id("e.5 - 193")
+    'E5-193'
+    """
+    m = ID_RE.match(str(qid))
+    return f"E{int(m.group(1))}-{int(m.group(2))}" if m else str(qid)

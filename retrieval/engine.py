@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from qbank.config import Settings
+from qbank.errors import IndexMismatchError, IndexMissingError
 from qbank.index.store import build_index, load_index
 from qbank.ingest.pipeline import ingest
 from qbank.retrieval.searcher import Searcher
-
-from qbank.config import Settings
-from qbank.errors import IndexMismatchError, IndexMissingError
 
 
 def build(settings: Settings, progress_factory: Callable[[int], Callable[[int], None]] | None = None):

@@ -1,13 +1,11 @@
-"""Rank fusion as small pure functions, with a registry.
+"""Rank fusion as a small pure function (reciprocal rank fusion), used by every fused ranking.
 
 Each input is one leg's ranking: a list of ids, best first (rank 1 = index 0).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-
-from qbank.errors import UnknownNameError
+from collections.abc import Mapping, Sequence
 
 
 def rrf(rankings: Mapping[str, Sequence[str]], rrf_k: int = 60, weights: Mapping[str, float] | None = None,
@@ -31,13 +29,3 @@ def rrf(rankings: Mapping[str, Sequence[str]], rrf_k: int = 60, weights: Mapping
             scores[doc] = scores.get(doc, 0.0) + w / (rrf_k + rank)
     fused = sorted(scores.items(), key=lambda x: (-x[1], x[0]))
     return fused if k is None else fused[:k]
-
-
-FUSIONS: dict[str, Callable[..., list[tuple[str, float]]]] = {"rrf": rrf}
-
-
-def get_fusion(name: str) -> Callable[..., list[tuple[str, float]]]:
-    try:
-        return FUSIONS[name]
-    except KeyError:
-        raise UnknownNameError("fusion method", name, list(FUSIONS)) from None

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
+from qbank.index.store import question_matrix
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, Question
 
 MINUTES = {"W": 3, "M": 8, "H": 15, "S": 25}
@@ -194,24 +195,13 @@ def _items(v) -> list[str]:
 
 # ---------------------------------------------------------------------------- building
 def question_vectors(searcher) -> tuple[list[str], np.ndarray]:
-    """One unit vector per question: the mean of its chunk vectors (hashed words on a BM25-only index)."""
-    idx = searcher.index
-    ids = [q.id for q in idx.questions]
-    if idx.has_dense:
-        vecs = idx.vectors
-        out = np.vstack([vecs[idx.doc_text_rows[i]].mean(axis=0) for i in ids]) if ids else np.zeros((0, 1), np.float32)
-    else:
-        from qbank.index.dense import HashingEmbedder
-
-        q = idx.question_by_id
-        out = HashingEmbedder(256).encode_documents([" ".join([q[i].question, q[i].testing, *q[i].rubric]) for i in ids])
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return ids, (out / norms).astype(np.float32)
+    """One unit vector per question (:func:`qbank.index.store.question_matrix`), ids in bank order."""
+    ids = [q.id for q in searcher.index.questions]
+    return ids, question_matrix(searcher.index, ids)
 
 
 def _check_spec(searcher, spec: StudySetSpec) -> tuple[list[str], int, dict[str, int], Any, list[str], list[str]]:
-    from qbank.retrieval.searcher import normalise_id
+    from qbank.records import normalise_id
 
     topics = [t.strip() for t in ([spec.topics] if isinstance(spec.topics, str) else spec.topics) if str(t).strip()]
     topics = list(dict.fromkeys(topics))

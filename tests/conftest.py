@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+
+from qbank.config import DATA_DIR, Settings
 from qbank.index.dense import HashingEmbedder
 from qbank.index.store import build_index, load_index
 from qbank.ingest.bank import parse_bank_text
 from qbank.ingest.pipeline import build_corpus
 from qbank.retrieval.searcher import Searcher
-
-from qbank.config import DATA_DIR, Settings
 
 TINY_BANK = """\
 Appendix E
@@ -133,14 +133,13 @@ Total: 22 questions
 
 def build_study_index(root: Path):
     """Write the 22-question bank under ``root`` and index it; returns (settings, searcher)."""
+    from qbank.config import Settings
     from qbank.index.dense import HashingEmbedder
     from qbank.index.store import build_index, load_index
     from qbank.ingest.bank import parse_bank_text
     from qbank.ingest.expansions import write_expansions
     from qbank.ingest.pipeline import build_corpus
     from qbank.retrieval.searcher import Searcher
-
-    from qbank.config import Settings
 
     bank = root / "bank.txt"
     bank.write_text(STUDY_BANK, encoding="utf-8")

@@ -1,7 +1,7 @@
 import pytest
-from qbank.eval.data import check_consistency, read_qrels, read_queries, read_run, write_run
 
 from qbank.errors import EvalDataError
+from qbank.eval.data import check_consistency, read_qrels, read_queries, read_run, write_run
 
 
 def test_queries_tsv_and_jsonl(tmp_path):

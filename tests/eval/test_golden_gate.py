@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from qbank.eval.data import read_qrels, read_queries
 from qbank.eval.gate import check
 from qbank.eval.runner import GOLDEN_BASELINE, GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes

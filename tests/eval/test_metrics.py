@@ -1,6 +1,7 @@
 import random
 
 import pytest
+
 from qbank.eval.metrics import (
     average_precision,
     evaluate,

@@ -7,10 +7,10 @@ the test is skipped where it is absent. Dense and hybrid run in a script (README
 from pathlib import Path
 
 import pytest
-from qbank.eval.beir import beir_searcher
-from qbank.eval.runner import evaluate_modes
 
 from qbank.config import REPO_ROOT
+from qbank.eval.beir import beir_searcher
+from qbank.eval.runner import evaluate_modes
 
 SCIFACT = REPO_ROOT.parent / "shared" / "benchmarks" / "scifact"
 

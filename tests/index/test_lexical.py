@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from qbank.index.lexical import BM25, tokenize, tokenize_query
 
 from qbank.errors import UnknownNameError
+from qbank.index.lexical import BM25, tokenize, tokenize_query
 
 
 def test_technical_terms_match_alike():

@@ -2,13 +2,13 @@ import json
 
 import numpy as np
 import pytest
+
+from qbank.errors import IndexMismatchError, IndexMissingError
 from qbank.index.dense import HashingEmbedder
 from qbank.index.store import EmbeddingCache, build_index, load_index
 from qbank.ingest.bank import parse_bank_text
 from qbank.ingest.pipeline import build_corpus
 from qbank.retrieval.searcher import Searcher
-
-from qbank.errors import IndexMismatchError, IndexMissingError
 
 
 def test_round_trip_identical_hits(tiny_index, tiny_settings):

@@ -2,10 +2,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from qbank.ingest.bank import chapter_catalogue, parse_bank, parse_bank_text
 
 from qbank.config import DATA_DIR
 from qbank.errors import BankParseError
+from qbank.ingest.bank import chapter_catalogue, parse_bank, parse_bank_text
 
 BANK = DATA_DIR / "question_bank.txt"
 

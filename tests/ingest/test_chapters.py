@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
-from qbank.ingest.chapters import load_chapters, parse_chapter_file
-from qbank.ingest.tokens import count_tokens
 
 from qbank.errors import BankParseError
+from qbank.ingest.chapters import load_chapters, parse_chapter_file
+from qbank.ingest.tokens import count_tokens
 
 MD = """# Chapter 59: Retrieval evaluation
 

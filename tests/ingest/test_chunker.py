@@ -1,8 +1,7 @@
+from qbank.config import DATA_DIR
 from qbank.ingest.bank import parse_bank
 from qbank.ingest.chunker import question_chunks, split_by_tokens, stem_text
 from qbank.ingest.tokens import count_tokens
-
-from qbank.config import DATA_DIR
 
 
 def test_every_real_chunk_under_budget_and_labelled():

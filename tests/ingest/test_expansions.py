@@ -1,6 +1,9 @@
 import json
 
 import pytest
+
+from qbank.config import DATA_DIR, Settings
+from qbank.errors import BankParseError, IndexMismatchError
 from qbank.index.dense import HashingEmbedder
 from qbank.index.store import build_index, load_index
 from qbank.ingest.bank import parse_bank, parse_bank_text
@@ -8,9 +11,6 @@ from qbank.ingest.chunker import question_chunks
 from qbank.ingest.expansions import load_expansions, question_sha, read_expansions, write_expansions
 from qbank.ingest.pipeline import build_corpus, ingest
 from qbank.retrieval.searcher import Searcher
-
-from qbank.config import DATA_DIR, Settings
-from qbank.errors import BankParseError, IndexMismatchError
 
 
 def _exp_file(settings, rows):

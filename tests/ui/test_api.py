@@ -9,6 +9,7 @@ import zipfile
 import genanki
 import pytest
 from fastapi.testclient import TestClient
+
 from qbank.ui.api import create_app
 
 

@@ -79,7 +79,7 @@ def test_a_hit_through_a_sample_query_says_so(ui_app):
 
 
 def test_best_line_picks_the_query_that_matched():
-    from qbank.ui.app import best_line
+    from qbank.ui.web.common import best_line
 
     assert best_line("PQ codebooks\nsqueeze embedding vectors", ["vectors", "squeeze"]) == "squeeze embedding vectors"
     assert best_line("a\nb", []) == "a"

@@ -1,6 +1,8 @@
+import argparse
 import json
 
 import pytest
+
 from qbank.ui.cli import main
 
 
@@ -107,3 +109,13 @@ def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path):
     lines = out_file.read_text().splitlines()
     assert code == 0 and lines[0].startswith("a Q0 E3-81 1 ") and lines[0].endswith("qbank-bm25")
     assert [line.split()[0] for line in lines] == ["a", "a", "b"]  # only one question says softmax
+
+
+def test_cli_registration():
+    from qbank.ui.commands.train import register
+
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers()
+    register(sub)
+    args = ap.parse_args(["train-reranker", "--layers", "3", "--loss", "bce", "--seed", "7"])
+    assert (args.layers, args.loss, args.seed) == (3, "bce", 7)

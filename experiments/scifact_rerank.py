@@ -20,26 +20,23 @@ import sys
 import time
 from pathlib import Path
 
+from qbank.config import Settings
+
 BEIR_BM25_CE_SCIFACT = 0.688
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "scifact"
 
 
 def run(data: Path, depth: int = 100, limit: int = 0, layers: int = 2, max_length: int = 128,
         seed: int = 13, progress: bool = True) -> dict:
     from qbank.eval.beir import beir_searcher
     from qbank.eval.metrics import evaluate, mean, paired_randomisation_test
-    from qbank.retrieval.rerank import (
-        CrossEncoderReranker,
+    from qbank.retrieval.rerank import CrossEncoderReranker, hit_document, rerank_order
+    from qbank.training.reranker import (
         TrainConfig,
         base_model_path,
-        hit_document,
         new_cross_encoder,
-        rerank_order,
         scifact_groups,
         train_cross_encoder,
     )
-
-    from qbank.config import Settings
 
     s = Settings()
     cfg = dataclasses.replace(TrainConfig(), seed=seed, layers=layers, max_length=max_length)
@@ -89,7 +86,7 @@ def run(data: Path, depth: int = 100, limit: int = 0, layers: int = 2, max_lengt
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(DEFAULT_DATA), help="BEIR SciFact folder (read in place)")
+    ap.add_argument("--data", default=str(Settings().scifact_dir), help="BEIR SciFact folder (read in place)")
     ap.add_argument("--depth", type=int, default=100, help="BM25 candidates reranked per query")
     ap.add_argument("--limit", type=int, default=0, help="only the first N test queries (0 = all 300)")
     ap.add_argument("--layers", type=int, default=2)

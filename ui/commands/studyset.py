@@ -1,24 +1,17 @@
-"""CLI commands for the apps: ``qbank studyset``, ``qbank serve`` (the API) and ``qbank ui`` (Streamlit).
-
-Registered by :func:`ui.cli_more.register`. Heavy imports stay inside the commands.
-"""
+"""``qbank studyset``: a study set covering topics, as Markdown, CSV, JSON or an Anki deck."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 from qbank.errors import InvalidQueryError, QbankError
-
-UI_SCRIPT = Path(__file__).with_name("app.py")
+from qbank.ui.commands.common import add_common, settings_from_args
 
 
 def cmd_studyset(args) -> int:
     from qbank.retrieval.engine import open_searcher
     from qbank.retrieval.studyset import FORMATS, StudySetSpec, build_study_set, export
-    from qbank.ui.cli import _settings
 
     if args.format not in FORMATS:
         raise InvalidQueryError(f"unknown --format {args.format!r}; choose one of: {', '.join(FORMATS)}")
@@ -30,7 +23,7 @@ def cmd_studyset(args) -> int:
                         lam=args.lam, dup_threshold=args.dup_threshold)
     if not spec.topics:
         raise InvalidQueryError("give at least one --topic, e.g. --topic 'KV cache'")
-    searcher = open_searcher(_settings(args))
+    searcher = open_searcher(settings_from_args(args))
     ss = build_study_set(searcher, spec)
     data = export(ss, args.format)
     for m in ss.messages:
@@ -48,40 +41,7 @@ def cmd_studyset(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
-    import uvicorn
-    from qbank.ui.api import create_app
-    from qbank.ui.cli import _settings
-
-    app = create_app(_settings(args), build_if_missing=args.build)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
-
-
-def ui_command(port: int, host: str | None = None, headless: bool = False) -> list[str]:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT), "--server.port", str(port),
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
-    if host:
-        cmd += ["--server.address", host]
-    if headless:
-        cmd += ["--server.headless", "true"]
-    return cmd
-
-
-def cmd_ui(args) -> int:
-    env = dict(os.environ)
-    # the app reads its settings from the environment (QBANK_*)
-    if args.index_dir:
-        env["QBANK_INDEX_DIR"] = str(Path(args.index_dir).resolve())
-    if args.bank:
-        env["QBANK_BANK"] = str(Path(args.bank).resolve())
-    try:
-        return subprocess.call(ui_command(args.port, args.host, args.headless), env=env)
-    except KeyboardInterrupt:
-        return 0
-
-
-def register(sub, add_common) -> None:
+def register(sub) -> None:
     p = sub.add_parser("studyset", help="build a study set covering topics (Markdown, CSV, JSON or Anki)")
     add_common(p)
     p.add_argument("--topic", action="append", metavar="T", help="a topic (repeatable; every topic gets covered)")
@@ -100,18 +60,3 @@ def register(sub, add_common) -> None:
     p.add_argument("--format", default="md", help="md | csv | json | anki (anki needs --out)")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=cmd_studyset)
-
-    p = sub.add_parser("serve", help="run the HTTP API (FastAPI + uvicorn; docs at /docs)")
-    add_common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--build", action="store_true", help="build the index first if it is missing")
-    p.add_argument("--log-level", default="info")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("ui", help="run the Streamlit app (search, question, study set, evals)")
-    add_common(p)
-    p.add_argument("--port", type=int, default=8501)
-    p.add_argument("--host", help="address to listen on (default: Streamlit's)")
-    p.add_argument("--headless", action="store_true", help="do not open a browser")
-    p.set_defaults(func=cmd_ui)

@@ -1,4 +1,4 @@
-"""CLI commands beyond search: eval, and the ones other modules register (serve, studyset, …)."""
+"""``qbank eval``: retrieval modes side by side on a labelled query set."""
 
 from __future__ import annotations
 
@@ -6,35 +6,21 @@ import json
 import sys
 from pathlib import Path
 
-from qbank.errors import EvalDataError, QbankError
-
-ALL_MODES = ("bm25", "dense", "hybrid", "full")
-
-
-def parse_modes(text: str, have_reranker: bool) -> list[str]:
-    from qbank.errors import UnknownNameError
-
-    if text == "all":
-        return [m for m in ALL_MODES if m != "full" or have_reranker]
-    modes = [m.strip() for m in text.split(",") if m.strip()]
-    for m in modes:
-        if m not in ALL_MODES:
-            raise UnknownNameError("mode", m, [*ALL_MODES, "all"])
-    if not modes:
-        raise QbankError("--mode needs at least one mode")
-    return modes
+from qbank.errors import EvalDataError
+from qbank.ui.commands.common import add_common, progress_factory, settings_from_args
 
 
 def cmd_eval(args) -> int:
-    from qbank.eval.data import read_qrels, read_queries, read_query_categories
-    from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES, evaluate_modes
-    from qbank.ui.cli import _progress_factory, _settings
+    from qbank.eval.runner import evaluate_modes
 
-    s = _settings(args)
+    s = settings_from_args(args)
     if args.dataset and (args.queries or args.qrels):
         raise EvalDataError("give either --dataset DIR or --queries F --qrels F, not both")
+    if args.set and (args.queries or args.qrels or args.dataset):
+        raise EvalDataError("give --set NAME, --queries F --qrels F or --dataset DIR, one of them")
     if bool(args.queries) != bool(args.qrels):
         raise EvalDataError("--queries and --qrels go together")
+    from qbank.retrieval.modes import parse_modes
     from qbank.retrieval.rerank import reranker_available
 
     modes = parse_modes(args.mode, reranker_available(s))
@@ -43,18 +29,17 @@ def cmd_eval(args) -> int:
 
         folder = Path(args.dataset)
         dense = any(m != "bm25" for m in modes)
-        searcher, queries, qrels = beir_searcher(folder, s, dense, _progress_factory("embedding"), args.split)
+        searcher, queries, qrels = beir_searcher(folder, s, dense, progress_factory("embedding"), args.split)
         name, questions, categories = f"BEIR {folder.resolve().name} ({args.split})", None, None
     else:
+        from qbank.eval.sets import load_eval_set
         from qbank.retrieval.engine import open_searcher
 
-        qpath = Path(args.queries) if args.queries else GOLDEN_QUERIES
-        queries = read_queries(qpath)
-        qrels = read_qrels(Path(args.qrels) if args.qrels else GOLDEN_QRELS)
+        es = load_eval_set(args.set, Path(args.queries) if args.queries else None,
+                           Path(args.qrels) if args.qrels else None)
+        queries, qrels, name, categories = es.queries, es.qrels, es.name, es.categories
         searcher = open_searcher(s, build_if_missing=args.build)
-        name = "golden set" if not args.queries else qpath.name
         questions = searcher.index.question_by_id
-        categories = read_query_categories(qpath)
     from tqdm import tqdm
 
     bar = tqdm(total=len(queries) * len(modes), desc="evaluating", unit="query", file=sys.stderr, disable=None)
@@ -73,9 +58,10 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def register(sub, add_common) -> None:
+def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate retrieval modes side by side (golden set, TREC pair or BEIR dataset)")
     add_common(p)
+    p.add_argument("--set", metavar="NAME", help="a shipped query set: golden (default) or heldout")
     p.add_argument("--queries", metavar="F", help="queries: TSV 'qid<TAB>text' or JSONL (default: the golden set)")
     p.add_argument("--qrels", metavar="F", help="TREC qrels 'qid 0 doc grade' or BEIR TSV")
     p.add_argument("--dataset", metavar="DIR", help="a BEIR dataset folder (indexed into its own index)")
@@ -86,11 +72,3 @@ def register(sub, add_common) -> None:
     p.add_argument("--format", choices=("md", "json"), default="md")
     p.add_argument("--build", action="store_true", help="build the bank index first if it is missing")
     p.set_defaults(func=cmd_eval)
-    from qbank.ui import cli_rerank
-
-    cli_rerank.register(sub, add_common)
-    try:
-        from qbank.ui import cli_app
-    except ImportError:
-        return
-    cli_app.register(sub, add_common)

@@ -1,7 +1,7 @@
 """``qbank train-reranker``: train the offline cross-encoder that the ``full`` mode uses.
 
-Registered by :func:`register` (called from ``ui.cli_more.register``). torch and
-sentence-transformers load only when the command runs.
+torch and sentence-transformers load only when the command runs; the training itself is
+:mod:`qbank.training.reranker`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import dataclasses
 import json
 import sys
 
+from qbank.ui.commands.common import add_common, progress_factory, settings_from_args
+
 
 def cmd_train_reranker(args) -> int:
-    from qbank.retrieval.rerank import LOSSES, TrainConfig, train_default_reranker
-    from qbank.ui.cli import _settings
-
     from qbank.errors import QbankError
+    from qbank.training.reranker import LOSSES, TrainConfig, train_default_reranker
 
-    s = _settings(args)
+    s = settings_from_args(args)
     over = {}
     for name in ("seed", "layers", "epochs", "per_question", "loss", "max_length", "queries"):
         v = getattr(args, name, None)
@@ -34,9 +34,8 @@ def cmd_train_reranker(args) -> int:
     cfg = dataclasses.replace(TrainConfig(), **over)
     if args.build:
         from qbank.retrieval.engine import open_searcher
-        from qbank.ui.cli import _progress_factory
 
-        open_searcher(s, build_if_missing=True, progress_factory=_progress_factory("embedding"))
+        open_searcher(s, build_if_missing=True, progress_factory=progress_factory("embedding"))
     manifest = train_default_reranker(s, cfg, progress=True)
     if args.format == "json":
         print(json.dumps(manifest, indent=1, ensure_ascii=False))
@@ -49,7 +48,7 @@ def cmd_train_reranker(args) -> int:
     return 0
 
 
-def register(sub, add_common) -> None:
+def register(sub) -> None:
     p = sub.add_parser("train-reranker",
                        help="train the offline cross-encoder reranker for --mode full (minutes; seeded)")
     add_common(p)

@@ -22,11 +22,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from qbank.eval.data import read_qrels, read_queries
 from qbank.eval.metrics import evaluate, mean, paired_randomisation_test
 from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
+from qbank.eval.sets import NAMED_SETS
 
-HELDOUT = Path(__file__).parent / "heldout"
+HELDOUT = NAMED_SETS["heldout"][0]
 METRICS = ("ndcg@10", "recall@20", "success2@1")
 
 
@@ -35,12 +37,11 @@ def training_pairs(questions, source: str, seed: int) -> list[tuple[str, str]]:
 
     docs = {q.id: question_document(q) for q in questions}
     if source == "templates":
-        from qbank.retrieval.pseudo_queries import pseudo_queries
+        from qbank.training.pseudo_queries import pseudo_queries
 
         return [(pq.text, docs[pq.doc_id]) for pq in pseudo_queries(questions, 6, seed)]
-    from qbank.ingest.expansions import load_expansions
-
     from qbank.config import Settings
+    from qbank.ingest.expansions import load_expansions
 
     exp = load_expansions(Settings().expansions_path, questions)
     return [(t, docs[qid]) for qid, ts in exp.by_id.items() for t in ts]
@@ -93,7 +94,7 @@ def score_sets(searcher, model, rows: np.ndarray) -> dict:
     """dense + hybrid (exact dense search over ``rows``) on both labelled sets."""
     from qbank.index.lexical import tokenize_query
     from qbank.retrieval.fusion import rrf
-    from qbank.retrieval.searcher import LegRanking
+    from qbank.retrieval.legs import LegRanking, bm25_leg, rollup
 
     idx = searcher.index
     texts = [idx.chunks[r].text for r in rows]
@@ -107,8 +108,8 @@ def score_sets(searcher, model, rows: np.ndarray) -> dict:
         for (qid, text), v in zip(queries.items(), qv):
             sims = vecs @ v
             order = np.lexsort((rows, -sims))
-            dense: LegRanking = searcher._rollup(rows[order], sims[order], 100)
-            bm25 = searcher.bm25_leg(tokenize_query(text, idx.bm25.vocabulary), None, 100)
+            dense: LegRanking = rollup(rows[order], sims[order], idx.doc_ids, 100)
+            bm25 = bm25_leg(idx, tokenize_query(text, idx.bm25.vocabulary), None, 100)
             fused = rrf({"bm25": bm25.docs, "dense": dense.docs}, 60, {"bm25": 1.0, "dense": 1.0})
             runs["dense"][qid] = {d: 101.0 - i for i, d in enumerate(dense.docs)}
             runs["hybrid"][qid] = {d: 101.0 - i for i, (d, _) in enumerate(fused[:100])}
@@ -130,11 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from qbank.index.dense import bundled_model_path
-    from qbank.retrieval.engine import open_searcher
     from sentence_transformers import SentenceTransformer
 
     from qbank.config import Settings
+    from qbank.index.dense import bundled_model_path
+    from qbank.retrieval.engine import open_searcher
 
     torch.set_num_threads(2)
     searcher = open_searcher(Settings())

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from qbank.eval.data import read_qrels, read_queries
 from qbank.eval.metrics import PRIMARY, evaluate, mean, paired_randomisation_test
 from qbank.eval.runner import GOLDEN_QRELS, GOLDEN_QUERIES
@@ -113,10 +114,9 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from qbank.config import Settings
     from qbank.retrieval.engine import open_searcher
     from qbank.retrieval.rerank import CrossEncoderReranker, load_default_reranker, read_manifest
-
-    from qbank.config import Settings
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="a reranker folder holding manifest.json + model/ (default: the trained one)")

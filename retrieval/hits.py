@@ -1,0 +1,68 @@
+"""Hit assembly: fused document ids → :class:`~qbank.records.Hit` records, with the chunk that
+matched, each leg's rank and score, and the query terms found in that chunk."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+
+from qbank.index.lexical import tokenize
+from qbank.index.store import LoadedIndex
+from qbank.records import Hit, LegScore
+from qbank.retrieval.legs import LegRanking
+
+
+def make_hits(index: LoadedIndex, fused: list[tuple[str, float]], legs: Mapping[str, LegRanking], terms: list[str],
+              k: int) -> list[Hit]:
+    """The first ``k`` of ``fused`` as hits. The chunk shown is the best chunk of the leg that ranked
+    the document best (bm25 on a tie)."""
+    ranks = {n: {d: i for i, d in enumerate(leg.docs, start=1)} for n, leg in legs.items()}
+    out = []
+    for rank, (doc, score) in enumerate(fused[:k], start=1):
+        leg_scores = {n: LegScore(ranks[n].get(doc), legs[n].scores.get(doc)) for n in legs}
+        placed = [(ranks[n][doc], n) for n in legs if doc in ranks[n] and doc in legs[n].best_row]
+        best_leg = min(placed, key=lambda x: (x[0], x[1]))[1]
+        chunk = index.chunks[legs[best_leg].best_row[doc]]
+        out.append(Hit(
+            id=doc, doc_type=chunk.doc_type, rank=rank, score=float(score), chunk_id=chunk.id,
+            chunk_field=chunk.field, chunk_text=chunk.text, legs=leg_scores,
+            highlights=highlight_terms(chunk.text, terms),
+            question=index.question_by_id.get(doc), passage=index.passage_by_id.get(doc),
+            links=passage_links(index, doc),
+        ))
+    return out
+
+
+def passage_links(index: LoadedIndex, doc: str) -> tuple[str, ...]:
+    """For a chapter passage: the questions citing its chapter; for a question: none."""
+    p = index.passage_by_id.get(doc)
+    if p is None:
+        return ()
+    ch = index.chapter_by_number.get(p.chapter)
+    return ch.cited_by if ch else ()
+
+
+def highlight_terms(text: str, terms: list[str]) -> tuple[str, ...]:
+    """Words of ``text`` (as written) whose terms meet the query's terms, in order of appearance.
+
+    >>> highlight_terms("Explain product quantization for vector search.", ["quantiz"])
+    ('quantization',)
+    """
+    want = set(terms)
+    if not want:
+        return ()
+    out: dict[str, None] = {}
+    for m in _WORD_RE.finditer(text):
+        w = m.group().strip(".-/'’")
+        if w and not want.isdisjoint(_word_terms(w)):
+            out.setdefault(w, None)
+    return tuple(out)
+
+
+_WORD_RE = re.compile(r"[\w’'.\-/]+")
+
+
+@functools.lru_cache(maxsize=50_000)
+def _word_terms(word: str) -> frozenset[str]:
+    return frozenset(tokenize(word))

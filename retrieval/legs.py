@@ -1,0 +1,91 @@
+"""The two retrieval legs as functions of a loaded index, and the roll-up they share.
+
+Each leg ranks *chunks*; :func:`rollup` turns a chunk ranking into a question (or passage)
+ranking: a document's place in a leg is the place of its best chunk (``max`` roll-up, chosen on
+the golden set, README), so it appears once, with the chunk that matched best. A ``mask`` (one
+bool per chunk row, from the filters) is applied inside each leg before ranking, so a selective
+filter still returns up to ``depth`` documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qbank.index.dense import ann_search
+from qbank.index.store import LoadedIndex
+
+EXACT_FILTER_ROWS = 5000  # below this many allowed rows a filtered dense search is exact
+
+
+@dataclass(frozen=True, slots=True)
+class LegRanking:
+    """One leg's ranking after roll-up: doc ids best first, with score and best chunk row."""
+
+    docs: list[str]
+    scores: dict[str, float]
+    best_row: dict[str, int]
+
+    @classmethod
+    def empty(cls) -> LegRanking:
+        return cls([], {}, {})
+
+
+def rollup(rows: np.ndarray, scores: np.ndarray, doc_ids: np.ndarray, depth: int) -> LegRanking:
+    """Chunk rows (best first) → the first ``depth`` distinct documents, each at its best chunk.
+
+    >>> r = rollup(np.array([2, 0, 1]), np.array([0.9, 0.8, 0.7]), np.array(["a", "a", "b"]), 5)
+    >>> r.docs, r.best_row
+    (['b', 'a'], {'b': 2, 'a': 0})
+    """
+    docs: list[str] = []
+    best: dict[str, int] = {}
+    sc: dict[str, float] = {}
+    for r, s in zip(rows.tolist(), scores.tolist()):
+        d = str(doc_ids[r])
+        if d in best:
+            continue
+        best[d] = r
+        sc[d] = float(s)
+        docs.append(d)
+        if len(docs) >= depth:
+            break
+    return LegRanking(docs, sc, best)
+
+
+def bm25_leg(index: LoadedIndex, terms: list[str], mask: np.ndarray | None, depth: int) -> LegRanking:
+    """BM25 over the chunks the lexical leg indexes; only chunks sharing a term with the query rank."""
+    if not terms:
+        return LegRanking.empty()
+    scores = index.bm25.scores(terms)  # one per BM25 document: chunk row index.lexical_rows[j]
+    ok = index.bm25.matched(terms)
+    if mask is not None:
+        ok &= mask[index.lexical_rows]
+    docs = np.flatnonzero(ok)
+    if not len(docs):
+        return LegRanking.empty()
+    rows, scores = index.lexical_rows[docs], scores[docs]
+    order = np.lexsort((rows, -scores))  # score desc, then row order: deterministic ties
+    return rollup(rows[order], scores[order], index.doc_ids, depth)
+
+
+def dense_leg(index: LoadedIndex, qvec: np.ndarray, mask: np.ndarray | None, depth: int,
+              ef_search: int) -> LegRanking:
+    """Nearest chunk vectors by inner product (cosine): HNSW, or an exact scan under a selective filter."""
+    dense_rows = index.dense_rows  # FAISS id i = chunk row dense_rows[i]
+    per_doc = len(dense_rows) / max(1, len(index.doc_rows))
+    fetch = min(len(dense_rows), int(depth * max(4.0, per_doc)))  # over-fetch chunks before roll-up
+    if mask is not None:
+        allowed = np.flatnonzero(mask[dense_rows])  # FAISS ids
+        if not len(allowed):
+            return LegRanking.empty()
+        if len(allowed) <= EXACT_FILTER_ROWS:
+            rows = dense_rows[allowed]
+            sims = index.vectors[rows] @ qvec
+            order = np.lexsort((rows, -sims))[:fetch]
+            return rollup(rows[order], sims[order], index.doc_ids, depth)
+        scores, ids = ann_search(index.ann, qvec, fetch, ef_search, allowed)
+    else:
+        scores, ids = ann_search(index.ann, qvec, fetch, ef_search)
+    return rollup(dense_rows[ids], scores, index.doc_ids, depth)

@@ -1,0 +1,61 @@
+"""HTTP API over the search engine (FastAPI). Run it with ``qbank serve`` or
+``uvicorn qbank.ui.api:app``; the OpenAPI docs are at ``/docs``.
+
+One router per resource (``meta``, ``search``, ``questions``, ``studysets``, ``evals``); the index
+(and, on first dense query, the embedding model) loads once, at start-up. Every user error is a 4xx
+with a JSON body ``{"detail": ...}``: bounds and malformed parameters are 422, an unknown id 404;
+nothing a client sends produces a 500 traceback.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+import qbank
+from qbank.config import Settings
+from qbank.errors import QbankError
+from qbank.ui.api import deps, evals, meta, questions, search, studysets
+
+ROUTERS = (meta.router, search.router, questions.router, studysets.router, evals.router)
+
+
+def create_app(settings: Settings | None = None, searcher=None, build_if_missing: bool = False) -> FastAPI:
+    """The API app. With ``searcher`` given (tests), that one is used; otherwise the index named by
+    ``settings`` (default: from the environment, ``QBANK_*``) is loaded once at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if app.state.searcher is None:
+            from qbank.retrieval.engine import open_searcher
+
+            app.state.searcher = open_searcher(app.state.settings, build_if_missing=build_if_missing, warm=True)
+        yield
+
+    app = FastAPI(title="qbank", version=qbank.__version__, lifespan=lifespan,
+                  description="Search a bank of ML-systems interview questions: hybrid BM25 + dense retrieval, "
+                              "related questions, study sets, evaluations.")
+    app.state.settings = settings or (searcher.settings if searcher is not None else Settings())
+    app.state.searcher = searcher
+    app.state.build_if_missing = build_if_missing
+    app.add_exception_handler(QbankError, deps.qbank_error)
+    app.add_exception_handler(RequestValidationError, deps.validation_error)
+    app.add_exception_handler(Exception, deps.internal_error)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str):
+    """``qbank.ui.api:app``, created on first access so that importing the module loads nothing."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

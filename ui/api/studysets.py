@@ -1,0 +1,29 @@
+"""``POST /studysets``: build a study set; JSON, or a file to download."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+
+from qbank.ui.api.deps import SearcherDep
+from qbank.ui.api.models import StudySetRequest, StudySetResponse
+
+router = APIRouter()
+
+
+@router.post("/studysets", tags=["study sets"],
+          responses={200: {"model": StudySetResponse, "description": "JSON, or a file for md/csv/anki",
+                           "content": {"text/markdown": {}, "text/csv": {}, "application/octet-stream": {}}}})
+def studysets(searcher: SearcherDep, body: StudySetRequest):
+    """Build a study set covering every topic; ``format`` md/csv/anki returns a file to download."""
+    from qbank.retrieval.studyset import MEDIA_TYPES, StudySetSpec, build_study_set, export, filename
+
+    spec = StudySetSpec(topics=tuple(body.topics), size=body.size, mix=body.mix, roles=tuple(body.roles),
+                        sections=tuple(body.sections), kinds=tuple(body.kinds), include=tuple(body.include),
+                        exclude=tuple(body.exclude), minutes=body.minutes, lam=body.lam,
+                        dup_threshold=body.dup_threshold)
+    ss = build_study_set(searcher, spec)
+    if body.format == "json":
+        return JSONResponse(StudySetResponse(**ss.to_dict()).model_dump())
+    return Response(export(ss, body.format), media_type=MEDIA_TYPES[body.format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename(ss, body.format)}"'})

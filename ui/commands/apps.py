@@ -1,0 +1,62 @@
+"""The servers: ``qbank serve`` (the HTTP API) and ``qbank ui`` (the Streamlit app)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qbank.ui.commands.common import add_common, settings_from_args
+
+UI_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from qbank.ui.api import create_app
+
+    app = create_app(settings_from_args(args), build_if_missing=args.build)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def ui_command(port: int, host: str | None = None, headless: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT), "--server.port", str(port),
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+    if host:
+        cmd += ["--server.address", host]
+    if headless:
+        cmd += ["--server.headless", "true"]
+    return cmd
+
+
+def cmd_ui(args) -> int:
+    env = dict(os.environ)
+    # the app reads its settings from the environment (QBANK_*)
+    if args.index_dir:
+        env["QBANK_INDEX_DIR"] = str(Path(args.index_dir).resolve())
+    if args.bank:
+        env["QBANK_BANK"] = str(Path(args.bank).resolve())
+    try:
+        return subprocess.call(ui_command(args.port, args.host, args.headless), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="run the HTTP API (FastAPI + uvicorn; docs at /docs)")
+    add_common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--build", action="store_true", help="build the index first if it is missing")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ui", help="run the Streamlit app (search, question, study set, evals)")
+    add_common(p)
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", help="address to listen on (default: Streamlit's)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(func=cmd_ui)

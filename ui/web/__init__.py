@@ -1,0 +1,1 @@
+"""The pages of the Streamlit app (``ui/app.py`` is the entry point)."""

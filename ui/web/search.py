@@ -1,0 +1,91 @@
+"""The Search page: a query, filters on both legs, and result cards."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from qbank.errors import QbankError
+from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, KINDS, ROLE_NAMES, ROLES
+from qbank.retrieval.modes import DEFAULT_MODE, MODE_NAMES
+from qbank.ui.web.common import (
+    add_to_set,
+    badges,
+    best_line,
+    highlight,
+    md_escape,
+    open_question,
+    set_query,
+    show_rubric,
+)
+
+MODES = (DEFAULT_MODE, *(m for m in MODE_NAMES if m != DEFAULT_MODE))  # the default first in the selector
+EXAMPLES = ("product quantization", "KV cache memory for long context", "tensor vs pipeline parallelism",
+            "how to detect training data drift", "tell me about a time you failed")
+
+
+def page_search(searcher) -> None:
+    sb = st.sidebar
+    sb.subheader("Filters")
+    mode = sb.selectbox("Mode", MODES, key="mode", help="bm25 + dense fused by RRF = hybrid; full adds a reranker")
+    k = sb.slider("Results", 5, 50, 10, key="k")
+    difficulty = sb.multiselect("Difficulty", DIFFICULTIES, key="f_difficulty",
+                                format_func=lambda d: f"{d} · {DIFFICULTY_NAMES[d]}")
+    role = sb.multiselect("Role", ROLES, key="f_role", format_func=lambda r: f"{r} · {ROLE_NAMES[r]}")
+    sections = sorted(searcher.known_sections)
+    titles = {q.section: q.section_title for q in searcher.index.questions}
+    section = sb.multiselect("Section", sections, key="f_section", format_func=lambda s: f"E.{s} {titles.get(s, '')}")
+    kind = sb.multiselect("Kind", KINDS, key="f_kind")
+    chapter = sb.multiselect("Chapter", sorted(searcher.known_chapters), key="f_chapter")
+    company = sb.multiselect("Company", sorted(searcher.known_companies), key="f_company")
+    explain = sb.toggle("Explain ranks", key="explain", help="show each leg's rank and the matching chunk")
+
+    st.text_input("Search the question bank", key="q", placeholder="e.g. product quantization",
+                  max_chars=searcher.settings.max_query_chars)
+    query = st.session_state.get("q", "").strip()
+    if not query:
+        st.caption("Try one of these:")
+        cols = st.columns(len(EXAMPLES))
+        for i, ex in enumerate(EXAMPLES):
+            cols[i].button(ex, key=f"ex{i}", on_click=set_query, args=(ex,), width="stretch")
+        st.caption(f"{len(searcher.index.questions)} questions indexed · {len(searcher.index.chunks)} chunks")
+        return
+    try:
+        filters = searcher.parse_filters(difficulty=difficulty, role=role, section=section, chapter=chapter,
+                                         kind=kind, company=company)
+        res = searcher.search(query, k, mode, filters)
+    except QbankError as e:
+        st.error(str(e))
+        if mode == "full":
+            st.info("Pick the hybrid mode in the sidebar: it needs no reranker.")
+        return
+    st.caption(f"{len(res.hits)} results · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
+    if res.message:
+        st.info(res.message)
+    for h in res.hits:
+        with st.container(border=True):
+            if h.question is not None:
+                q = h.question
+                # the question, with the query's terms marked when the stem is what matched
+                text = highlight(q.question, h.highlights) if h.chunk_field == "stem" else md_escape(q.question)
+                st.markdown(f"**{h.id}** &nbsp; {text}", unsafe_allow_html=True)
+                st.markdown(badges(q))
+            else:
+                p = h.passage
+                st.markdown(f"**{h.id}** &nbsp; chapter {p.chapter} · {md_escape(' › '.join(p.heading_path))}")
+            if h.chunk_field == "queries":  # matched through one of the question's sample queries
+                st.markdown(f"<small>matched a typical query: “{highlight(best_line(h.chunk_text, h.highlights), h.highlights)}”"
+                            "</small>", unsafe_allow_html=True)
+            elif h.chunk_field != "stem" or explain:  # the matching passage (rubric, chapter text)
+                st.markdown(f"<small>{highlight(h.chunk_text, h.highlights)}</small>", unsafe_allow_html=True)
+            if explain:
+                legs = " · ".join(f"{n} #{v.rank}" if v.rank else f"{n} –" for n, v in h.legs.items())
+                st.caption(f"rank {h.rank} · score {h.score:.4f} · {legs} · matched {h.chunk_id}")
+            if h.question is not None:
+                q = h.question
+                with st.expander(q.rubric_label or "Testing note"):
+                    show_rubric(q)
+                c1, c2, _ = st.columns([1, 1, 4])
+                c1.button("Related", key=f"rel-{h.id}", on_click=open_question, args=(h.id,))
+                in_set = h.id in st.session_state.get("basket", [])
+                c2.button("In study set" if in_set else "Add to study set", key=f"add-{h.id}", disabled=in_set,
+                          on_click=add_to_set, args=(h.id,))
