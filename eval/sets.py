@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 NAMED_SETS: dict[str, tuple[Path, str]] = {
     "golden": (HERE / "golden", "golden set"),
     "heldout": (HERE / "heldout", "held-out paraphrase set"),
+    "pasted": (HERE / "pasted", "pasted interview questions"),
 }
 DEFAULT_SET = "golden"
 

@@ -61,7 +61,7 @@ def cmd_eval(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate retrieval modes side by side (golden set, TREC pair or BEIR dataset)")
     add_common(p)
-    p.add_argument("--set", metavar="NAME", help="a shipped query set: golden (default) or heldout")
+    p.add_argument("--set", metavar="NAME", help="a shipped query set: golden (default), heldout or pasted")
     p.add_argument("--queries", metavar="F", help="queries: TSV 'qid<TAB>text' or JSONL (default: the golden set)")
     p.add_argument("--qrels", metavar="F", help="TREC qrels 'qid 0 doc grade' or BEIR TSV")
     p.add_argument("--dataset", metavar="DIR", help="a BEIR dataset folder (indexed into its own index)")
