@@ -15,6 +15,16 @@ from qbank.ingest.bank import parse_bank_text
 from qbank.ingest.pipeline import build_corpus
 from qbank.retrieval.searcher import Searcher
 
+SLOW_FIXTURES = {"real_settings", "real_searcher"}
+
+
+def pytest_collection_modifyitems(items):
+    """A test that uses the real model or the real index is ``slow``, whatever module it is in."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 TINY_BANK = """\
 Appendix E
 

@@ -12,6 +12,8 @@ from qbank.config import REPO_ROOT
 from qbank.eval.beir import beir_searcher
 from qbank.eval.runner import evaluate_modes
 
+pytestmark = pytest.mark.slow  # real model, real index, or a training run
+
 SCIFACT = REPO_ROOT.parent / "shared" / "benchmarks" / "scifact"
 
 

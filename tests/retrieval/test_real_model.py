@@ -1,9 +1,12 @@
 """Real MiniLM on the real bank: queries whose answer is not in doubt."""
 
 import numpy as np
+import pytest
 
 from qbank.eval.data import read_queries
 from qbank.eval.runner import GOLDEN_QUERIES
+
+pytestmark = pytest.mark.slow  # real model, real index, or a training run
 
 
 def test_product_quantization_first(real_searcher):

@@ -12,20 +12,8 @@ import numpy as np
 import pytest
 
 from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
-from qbank.retrieval.studyset import (
-    ANKI_DECK_ID,
-    ANKI_MODEL_ID,
-    MINUTES,
-    StudySetSpec,
-    build_study_set,
-    export,
-    parse_mix,
-    question_vectors,
-    to_apkg,
-    to_csv,
-    to_json,
-    to_markdown,
-)
+from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set, parse_mix, question_vectors
+from qbank.ui.exports import ANKI_DECK_ID, ANKI_MODEL_ID, export, to_apkg, to_csv, to_json, to_markdown
 
 
 @pytest.fixture(scope="module")

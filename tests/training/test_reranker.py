@@ -12,6 +12,8 @@ from qbank.errors import QbankError, UnavailableError, UnknownNameError
 from qbank.retrieval.rerank import reranker_available
 from qbank.training.reranker import TrainConfig
 
+pytestmark = pytest.mark.slow  # real model, real index, or a training run
+
 
 def test_base_model_without_bundled_weights(monkeypatch, tmp_path, tiny_settings):
     from qbank.training.reranker import base_model_path, train_default_reranker

@@ -223,3 +223,20 @@ def test_lifespan_loads_index_once(ui_settings):
         assert first is not None
         assert c.get("/healthz").json()["questions"] == 22
         assert app.state.searcher is first
+
+
+def test_hit_model_carries_every_field_of_a_hit(ui_searcher):
+    """HitModel mirrors Hit.to_dict, for question hits and chapter-passage hits (cited_by included)."""
+    from qbank.records import Hit, LegScore, Passage
+    from qbank.ui.api.models import HitModel
+
+    q_hit = ui_searcher.search("product quantization", 1).hits[0]
+    p_hit = Hit(id="ch57:p1", doc_type="passage", rank=1, score=0.5, chunk_id="ch57:p1", chunk_field="passage",
+                chunk_text="PQ splits vectors", legs={"bm25": LegScore(1, 2.0)}, highlights=("PQ",),
+                passage=Passage("ch57:p1", 57, ("Vector search", "PQ"), "PQ splits vectors", "ch57.md", 3),
+                links=("E3-16",))
+    for hit in (q_hit, p_hit):
+        d = hit.to_dict()
+        assert set(d) <= set(HitModel.model_fields), set(d) - set(HitModel.model_fields)
+        assert HitModel(**d).model_dump(exclude_unset=True) == d
+    assert p_hit.to_dict()["cited_by"] == ["E3-16"]

@@ -23,8 +23,8 @@ CHROMIUM = os.environ.get("QBANK_CHROMIUM") or shutil.which("chromium") or shuti
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 START_TIMEOUT_S = 240  # the first run may build the index (~40 s) and loads MiniLM (~10 s)
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium: `apt-get install -y chromium` (and `pip install playwright`) to run it")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium: `apt-get install -y chromium` (and `pip install playwright`) to run it")]
 
 
 def _free_port() -> int:

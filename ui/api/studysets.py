@@ -16,7 +16,8 @@ router = APIRouter()
                            "content": {"text/markdown": {}, "text/csv": {}, "application/octet-stream": {}}}})
 def studysets(searcher: SearcherDep, body: StudySetRequest):
     """Build a study set covering every topic; ``format`` md/csv/anki returns a file to download."""
-    from qbank.retrieval.studyset import MEDIA_TYPES, StudySetSpec, build_study_set, export, filename
+    from qbank.retrieval.studyset import StudySetSpec, build_study_set
+    from qbank.ui.exports import MEDIA_TYPES, export, filename
 
     spec = StudySetSpec(topics=tuple(body.topics), size=body.size, mix=body.mix, roles=tuple(body.roles),
                         sections=tuple(body.sections), kinds=tuple(body.kinds), include=tuple(body.include),

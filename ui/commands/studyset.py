@@ -11,7 +11,8 @@ from qbank.ui.commands.common import add_common, settings_from_args
 
 def cmd_studyset(args) -> int:
     from qbank.retrieval.engine import open_searcher
-    from qbank.retrieval.studyset import FORMATS, StudySetSpec, build_study_set, export
+    from qbank.retrieval.studyset import StudySetSpec, build_study_set
+    from qbank.ui.exports import FORMATS, export
 
     if args.format not in FORMATS:
         raise InvalidQueryError(f"unknown --format {args.format!r}; choose one of: {', '.join(FORMATS)}")

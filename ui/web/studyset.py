@@ -12,7 +12,8 @@ EXPORTS = (("md", "Markdown"), ("csv", "CSV"), ("json", "JSON"), ("anki", "Anki 
 
 
 def page_studyset(searcher) -> None:
-    from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set, export, filename
+    from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set
+    from qbank.ui.exports import export, filename
 
     idx = searcher.index
     titles = {q.section: q.section_title for q in idx.questions}
