@@ -1,6 +1,6 @@
 """Probe: does fine-tuning the bi-encoder on the bank's own pseudo-queries lift the dense leg?
 
-    python -m eval.biencoder_probe [--queries templates|expansions] [--epochs 1] [--out FILE.json]
+    python -m experiments.biencoder_probe [--queries templates|expansions] [--epochs 1] [--out FILE.json]
 
 Fine-tunes the bundled all-MiniLM-L6-v2 (float, sentence-transformers) with an in-batch-negatives
 loss (MultipleNegativesRanking: each query against every question of its batch, scale 20) on

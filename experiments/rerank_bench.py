@@ -1,6 +1,6 @@
 """Reranker benchmark on the golden set: quality per top-N and per combination, and latency per N.
 
-    python -m eval.rerank_bench [--model DIR] [--depth 50] [--ns 10,20,30,50] [--out FILE.json]
+    python -m experiments.rerank_bench [--model DIR] [--depth 50] [--ns 10,20,30,50] [--out FILE.json]
 
 The hybrid top-``depth`` of every golden query is scored once by the cross-encoder; each
 (N, combination) is then a re-sort of those scores, exactly what ``full`` returns for that N

@@ -1,7 +1,7 @@
 """Validation on data nobody here wrote: the reranker recipe trained on BEIR SciFact's train split,
 reranking BM25's top-``depth`` on its test split. Not part of CI (it trains a model: minutes).
 
-    python -m eval.scifact_rerank [--data /work/shared/benchmarks/scifact] [--depth 100] [--out FILE.json]
+    python -m experiments.scifact_rerank [--data /work/shared/benchmarks/scifact] [--depth 100] [--out FILE.json]
 
 Same recipe as ``qbank train-reranker`` (MiniLM's first layers, listwise loss over one positive,
 BM25 hard negatives and a random one, seeded); only the queries differ: SciFact's 809
