@@ -5,6 +5,10 @@ trained on pseudo-queries written from the bank (:mod:`qbank.training.pseudo_que
 bank's sample queries, with hard negatives mined from the hybrid retriever; the way its score meets
 the fused one is chosen on held-out queries. Inference (loading, scoring, combining) is
 :mod:`qbank.retrieval.rerank`; this module may import :mod:`qbank.eval`, the query path never does.
+
+Why one file of ~470 lines: it is one recipe read top to bottom — data (groups, negatives), model,
+loop, the combination chooser, the manifest writer — every step keyed by the same :class:`TrainConfig`
+that the manifest records; split, each part would only be called from the next.
 """
 
 from __future__ import annotations
