@@ -1,10 +1,11 @@
 """Speed and memory benchmark on the shipped bank (prints figures; not a timed test).
 
-    python -m eval.bench [--skip-build]
+    python -m qbank.eval.bench [--skip-build]
 
 Measures: build from scratch (empty embedding cache) and rebuild after editing one question;
-warm query latency per mode with a per-stage breakdown; cold one-shot CLI searches; peak RSS of
-a process holding the loaded index and query model; HNSW recall@10 against exact search.
+warm query latency per mode with a per-stage breakdown, and of ``full`` per reranked top-N; cold
+one-shot CLI searches; peak RSS of a process holding the loaded index and query model; HNSW
+recall@10 against exact search.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ def bench_build(tmp: Path) -> dict:
 def bench_cold(settings: Settings) -> dict:
     env = {"QBANK_INDEX_DIR": str(settings.index_dir)}
     out = {}
-    probe = ("import sys, time; t=time.perf_counter(); from ui.cli import main; "
+    probe = ("import sys, time; t=time.perf_counter(); from qbank.ui.cli import main; "
              "main(['search', 'kv cache memory for long context', '--mode', '{mode}', '--k', '5']); "
              "print('TORCH', 'torch' in sys.modules)")
-    for mode in ("bm25", "hybrid"):
+    for mode in ("bm25", "hybrid", "full"):
         secs, stdout = _run([sys.executable, "-c", probe.replace("{mode}", mode)], env)
         out[f"cold_{mode}_s"] = round(secs, 2)
         out[f"cold_{mode}_imports_torch"] = "TORCH True" in stdout
@@ -81,6 +82,23 @@ def bench_warm(settings: Settings, repeats: int = 3) -> dict:
         out[mode] = {"p50_ms": round(float(np.percentile(totals, 50)), 2),
                      "p95_ms": round(float(np.percentile(totals, 95)), 2),
                      "stages_p50_ms": {s: round(float(np.percentile(v, 50)), 3) for s, v in stages.items() if s != "total"}}
+    # full: the reranker over the fused top-N, for several N (its manifest's N is what users get)
+    from qbank.retrieval.rerank import load_default_reranker
+
+    base = load_default_reranker(settings)
+    out["full"] = {"manifest_top_n": base.top_n}
+    for n in (10, 20, 30, 50):
+        searcher._reranker = _with_top_n(base, n)
+        searcher.search(queries[0], 10, "full")
+        totals, rr = [], []
+        for q in queries:
+            r = searcher.search(q, 10, "full")
+            totals.append(r.timings_ms["total"])
+            rr.append(r.timings_ms["rerank"])
+        out["full"][f"N={n}"] = {"p50_ms": round(float(np.percentile(totals, 50)), 2),
+                                 "p95_ms": round(float(np.percentile(totals, 95)), 2),
+                                 "rerank_p50_ms": round(float(np.percentile(rr, 50)), 2)}
+    searcher._reranker = base
     # HNSW vs exact
     idx = searcher.index
     vecs = searcher.embedder.encode_queries(queries)
@@ -94,6 +112,14 @@ def bench_warm(settings: Settings, repeats: int = 3) -> dict:
 
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return out
+
+
+def _with_top_n(reranker, n: int):
+    import copy
+
+    r = copy.copy(reranker)
+    r.top_n = n
+    return r
 
 
 def main(argv: list[str] | None = None) -> int:

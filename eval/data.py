@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 from qbank.errors import EvalDataError
 
+MAX_LINE_CHARS = 100_000  # a longer line is not a query or a judgment (and /dev/zero never ends)
+
 
 def _lines(path: Path):
+    """``(line number, line)`` of a text file (``.gz`` read through gzip), a UTF-8 BOM dropped; a
+    missing file, a folder, a non-UTF-8, non-gzip or absurdly long line is a one-line error."""
+    if path.is_dir():
+        raise EvalDataError(f"{path}: is a folder, not a file")
     try:
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8") as f:
-            yield from enumerate(f, start=1)
+        with opener(path, "rt", encoding="utf-8-sig") as f:
+            n = 0
+            while True:
+                line = f.readline(MAX_LINE_CHARS + 1)
+                if not line:
+                    return
+                n += 1
+                if len(line) > MAX_LINE_CHARS:
+                    raise EvalDataError(f"{path}:{n}: line longer than {MAX_LINE_CHARS:,} characters")
+                yield n, line
     except FileNotFoundError:
         raise EvalDataError(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise EvalDataError(f"{path}: not UTF-8") from None
+    except (gzip.BadGzipFile, EOFError):
+        raise EvalDataError(f"{path}: not a gzip file (or a truncated one)") from None
 
 
 def read_queries(path: Path) -> dict[str, str]:
@@ -33,10 +50,14 @@ def read_queries(path: Path) -> dict[str, str]:
         if jsonl:
             try:
                 obj = json.loads(line)
-                qid = str(obj.get("_id", obj.get("qid", obj.get("id"))))
-                text = obj["text"]
-            except (ValueError, KeyError, AttributeError):
-                raise EvalDataError(f"{path}:{n}: expected a JSON object with '_id' (or 'qid') and 'text'") from None
+            except ValueError:
+                obj = None
+            raw_id = next((obj[k] for k in ("_id", "qid", "id") if k in obj), None) if isinstance(obj, dict) else None
+            text = obj.get("text") if isinstance(obj, dict) else None
+            if isinstance(raw_id, bool) or not isinstance(raw_id, (str, int)) or not isinstance(text, str):
+                raise EvalDataError(f"{path}:{n}: expected a JSON object with '_id' (or 'qid', 'id': a string or a "
+                                    "number) and 'text' (a string)")
+            qid = str(raw_id)
         else:
             parts = line.rstrip("\n").split("\t")
             if len(parts) < 2 or not parts[0].strip():
@@ -81,8 +102,8 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             raise EvalDataError(f"{path}:{n}: expected 'qid 0 doc grade' (TREC) or 'qid doc grade' (BEIR)")
         try:
             g = int(float(grade))
-        except ValueError:
-            raise EvalDataError(f"{path}:{n}: grade {grade!r} is not a number") from None
+        except (ValueError, OverflowError):
+            raise EvalDataError(f"{path}:{n}: grade {grade!r} is not a whole number") from None
         out.setdefault(qid, {})[doc] = g
     if not out:
         raise EvalDataError(f"{path}: no judgments in it")
@@ -105,10 +126,16 @@ def write_run(run: dict[str, dict[str, float]], path: Path, tag: str) -> None:
     """TREC run with strictly decreasing scores per query (trec_eval re-sorts by score)."""
     from qbank.eval.metrics import ranked
 
-    with path.open("w", encoding="utf-8") as f:
-        for qid in run:
-            for rank, doc in enumerate(ranked(run[qid]), start=1):
-                f.write(f"{qid} Q0 {doc} {rank} {run[qid][doc]:.6f} {tag}\n")
+    # written beside the target and renamed at the end: a killed run never leaves a truncated file
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for qid in run:
+                for rank, doc in enumerate(ranked(run[qid]), start=1):
+                    f.write(f"{qid} Q0 {doc} {rank} {run[qid][doc]:.6f} {tag}\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_beir(folder: Path, split: str = "test") -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:

@@ -1,10 +1,11 @@
-"""The CI quality gate on the golden set.
+"""The CI quality gate on the golden set and the other shipped sets.
 
 Fails when a mode's nDCG@10 (or grade-2-first rate, where the baseline records one) drops more than
 ``tolerance`` below the committed baseline (``eval/golden/baseline.json``), or when hybrid stops
-beating both single legs on nDCG@10 and Recall@20. The held-out paraphrase set (``eval/heldout/``)
-is held to its own baseline (nDCG@10 only: it judges one question per query). Refresh both with
-``python -m qbank.eval.gate --write`` after a deliberate change.
+beating both single legs on nDCG@10 and Recall@20. The held-out paraphrase set, the long pasted
+questions and the related-questions set (:data:`SETS`) are held to their own baselines (nDCG@10);
+on the related set ``related()`` must also stay above the plain more-like-this baseline. Refresh
+with ``python -m qbank.eval.gate --write`` after a deliberate change.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def check(table: dict[str, dict[str, float]], baseline: dict, tolerance: float =
 
 
 MODES = list(EVAL_DEFAULT_MODES)
+GOLDEN_MODES = [*MODES, "full"]  # the shipped reranker is held to its golden figures too
+# the shipped sets gated beside the golden one, and the modes each is run with
+SETS: dict[str, list[str]] = {"heldout": MODES, "pasted": MODES, "related": ["related", "mlt"]}
+SET_METRICS = ("ndcg@10", "recall@20", "mrr@10")
 
 
 def set_report(searcher, name: str):
@@ -50,7 +55,15 @@ def set_report(searcher, name: str):
     from qbank.eval.sets import load_eval_set
 
     es = load_eval_set(name)
-    return evaluate_modes(searcher, es.queries, es.qrels, MODES, es.name)
+    return evaluate_modes(searcher, es.queries, es.qrels, SETS.get(name, MODES), es.name)
+
+
+def related_beats_baseline(report, alpha: float = 0.05) -> list[str]:
+    sig = report.significance.get("related", {})
+    if sig.get("against") != "mlt" or sig["delta"] <= 0 or sig["p"] >= alpha:
+        return [f"related() does not beat the plain more-like-this baseline (Δ {sig.get('delta', 0):+.4f}, "
+                f"p = {sig.get('p', 1):.4f}; needs Δ > 0 and p < {alpha})"]
+    return []
 
 
 def heldout_report(searcher):
@@ -65,21 +78,23 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     searcher = open_searcher(Settings(), build_if_missing=True)
-    table = evaluate_modes(searcher, read_queries(GOLDEN_QUERIES), read_qrels(GOLDEN_QRELS), MODES,
+    table = evaluate_modes(searcher, read_queries(GOLDEN_QUERIES), read_qrels(GOLDEN_QRELS), GOLDEN_MODES,
                            "golden set").table()
-    held = heldout_report(searcher).table()
+    reports = {name: set_report(searcher, name) for name in SETS}
     if "--write" in argv:
         keep = ("ndcg@10", "recall@20", "mrr@10", "success2@1")
-        GOLDEN_BASELINE.write_text(json.dumps(
-            {"metrics": {m: {k: round(v, 4) for k, v in t.items() if k in keep} for m, t in table.items()},
-             "heldout": {m: {k: round(v, 4) for k, v in t.items() if k in ("ndcg@10", "recall@20", "mrr@10")}
-                         for m, t in held.items()}}, indent=1) + "\n")
+        out = {"metrics": {m: {k: round(v, 4) for k, v in t.items() if k in keep} for m, t in table.items()}}
+        for name, rep in reports.items():
+            out[name] = {m: {k: round(v, 4) for k, v in t.items() if k in SET_METRICS} for m, t in rep.table().items()}
+        GOLDEN_BASELINE.write_text(json.dumps(out, indent=1) + "\n")
         print(f"wrote {GOLDEN_BASELINE}")
         return 0
     baseline = json.loads(Path(GOLDEN_BASELINE).read_text())
     failures = check(table, baseline)
-    failures += [f"held-out set: {f}" for f in check(held, {"metrics": baseline.get("heldout", {})},
-                                                     legs_must_lose=False)]
+    for name, rep in reports.items():
+        failures += [f"{name} set: {f}" for f in check(rep.table(), {"metrics": baseline.get(name, {})},
+                                                         legs_must_lose=False)]
+    failures += related_beats_baseline(reports["related"])
     for f in failures:
         print(f"gate: {f}", file=sys.stderr)
     return 1 if failures else 0

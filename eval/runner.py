@@ -12,6 +12,7 @@ import numpy as np
 
 from qbank.eval.data import check_consistency, write_run
 from qbank.eval.metrics import DEFAULT_METRICS, PRIMARY, evaluate, mean, paired_randomisation_test, ranked
+from qbank.eval.mlt import check_modes, is_related_mode, related_runner
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_QUERIES = GOLDEN_DIR / "queries.tsv"
@@ -74,9 +75,11 @@ class EvalReport:
             f"{m}: " + ", ".join(f"{k[:-4]} {v:.2f}" for k, v in r.latency().items() if k.endswith("_p50"))
             for m, r in self.modes.items())]
         if self.significance:
-            lines += ["", f"Paired randomisation test on {PRIMARY} (10,000 sign flips), against the best single leg:", ""]
+            lines += ["", f"Paired randomisation test on {PRIMARY} (10,000 sign flips), against the best single "
+                      "leg (related modes: against the plain baseline):", ""]
             for m, s in self.significance.items():
-                lines.append(f"- {m} vs {s['against']}: Δ = {s['delta']:+.4f}, p = {s['p']:.4f}")
+                name = m if m.endswith(f" vs {s['against']}") else f"{m} vs {s['against']}"
+                lines.append(f"- {name}: Δ = {s['delta']:+.4f}, p = {s['p']:.4f}")
         if self.breakdown:
             lines += ["", f"{PRIMARY} by group (by question attribute, a query belongs to the groups of its grade-2 "
                       "questions; by query type, to its own):", ""]
@@ -107,18 +110,25 @@ class EvalReport:
 
 
 def run_mode(searcher, queries: dict[str, str], mode: str, k: int = 100, progress=None) -> ModeResult:
+    """One mode over the queries. A related mode (:mod:`qbank.eval.mlt`) reads each query as a seed
+    question id."""
     run: dict[str, dict[str, float]] = {}
     lat: list[float] = []
     stages: dict[str, list[float]] = defaultdict(list)
+    related = related_runner(searcher, mode) if is_related_mode(mode) else None
     for qid, text in queries.items():
         t = time.perf_counter()
-        res = searcher.search(text, k, mode)
+        if related is not None:
+            ids = related(text, k)
+        else:
+            res = searcher.search(text, k, mode)
+            ids = [h.id for h in res.hits]
+            for s, v in res.timings_ms.items():
+                if s != "total":
+                    stages[s].append(v)
         lat.append((time.perf_counter() - t) * 1000)
-        for s, v in res.timings_ms.items():
-            if s != "total":
-                stages[s].append(v)
         # rank-derived scores: strictly decreasing, so every tool ranks as we did
-        run[qid] = {h.id: float(k + 1 - h.rank) for h in res.hits}
+        run[qid] = {d: float(k - i) for i, d in enumerate(ids)}
         if progress:
             progress(1)
     return ModeResult(mode, run, {}, {}, lat, dict(stages))
@@ -132,10 +142,14 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
     warnings = check_consistency(queries, qrels, known)
     scored = {q: queries[q] for q in queries if q in qrels}
     qrels_scored = {q: qrels[q] for q in scored}
+    check_modes(modes)
     if warmup and scored:  # load models before timing
         first = next(iter(scored.values()))
         for m in modes:
-            searcher.search(first, 1, m)
+            if is_related_mode(m):
+                related_runner(searcher, m)(first, 1)
+            else:
+                searcher.search(first, 1, m)
     results: dict[str, ModeResult] = {}
     for m in modes:
         r = run_mode(searcher, scored, m, k, progress)
@@ -145,7 +159,10 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
     report = EvalReport(dataset, len(scored), results, warnings=warnings,
                         graded=any(g >= 2 for rel in qrels_scored.values() for g in rel.values()))
     qids = list(qrels_scored)
-    legs = [m for m in ("bm25", "dense") if m in results]
+    # significance against the best single leg (search modes) or the plain baseline (related modes)
+    # (with neither leg run, e.g. --mode hybrid,full: against hybrid)
+    legs = ([m for m in ("bm25", "dense") if m in results] or (["mlt"] if "mlt" in results else [])
+            or (["hybrid"] if "hybrid" in results and len(results) > 1 else []))
     if legs:
         best_leg = max(legs, key=lambda m: results[m].means[PRIMARY])
         for m in results:
@@ -159,6 +176,15 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
             t_p = float(stats.ttest_rel(a, b).pvalue) if np.any(np.array(a) - np.array(b)) else 1.0
             report.significance[m] = {"against": best_leg, "delta": float(np.mean(a) - np.mean(b)), "p": p,
                                       "t_test_p": t_p}
+        # a mode that reranks hybrid is also tested against hybrid itself (the default-mode rule)
+        if best_leg != "hybrid" and "hybrid" in results:
+            for m in results:
+                if m in ("bm25", "dense", "hybrid", "mlt", "related"):
+                    continue
+                a = [results[m].per_query[q][PRIMARY] for q in qids]
+                b = [results["hybrid"].per_query[q][PRIMARY] for q in qids]
+                report.significance[f"{m} vs hybrid"] = {"against": "hybrid", "delta": float(np.mean(a) - np.mean(b)),
+                                                         "p": paired_randomisation_test(a, b)}
     if questions:
         report.breakdown = breakdown(results, qrels_scored, questions)
     if categories:
@@ -169,7 +195,7 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
         report.breakdown["query type"] = {
             f"{c} (n={len(qs)})": {m: float(np.mean([r.per_query[q][PRIMARY] for q in qs])) for m, r in results.items()}
             for c, qs in sorted(groups.items())}
-    primary = "hybrid" if "hybrid" in results else modes[0]
+    primary = next((m for m in ("hybrid", "related") if m in results), modes[0])
     pq = results[primary].per_query
     for qid in sorted(qids, key=lambda q: (pq[q][PRIMARY], q))[:worst_n]:
         got = ranked(results[primary].run.get(qid, {}))

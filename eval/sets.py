@@ -18,7 +18,9 @@ NAMED_SETS: dict[str, tuple[Path, str]] = {
     "golden": (HERE / "golden", "golden set"),
     "heldout": (HERE / "heldout", "held-out paraphrase set"),
     "pasted": (HERE / "pasted", "pasted interview questions"),
+    "related": (HERE / "related", "related questions (queries are seed question ids)"),
 }
+RELATED_SETS = ("related",)  # sets whose queries are seed ids (evaluated with qbank.eval.mlt modes)
 DEFAULT_SET = "golden"
 
 

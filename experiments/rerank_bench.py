@@ -131,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(args.model)
         man = read_manifest(folder)
         comb = man.get("combine", {})
-        rr = CrossEncoderReranker.from_path(folder / "model", s.rerank_top_n, comb.get("method", "replace"),
-                                            comb.get("weight", 1.0), man.get("max_length"))
+        from qbank.retrieval.rerank import OnnxCrossEncoder
+
+        rr = CrossEncoderReranker(OnnxCrossEncoder(folder, int(man.get("max_length") or 128)),
+                                  int(comb.get("top_n") or 10), "replace", 1.0)
     else:
         folder = s.reranker_dir
         man = read_manifest(folder)

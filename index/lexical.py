@@ -88,12 +88,18 @@ def tokenize_query(text: str, vocabulary=None) -> list[str]:
     kept = [w for w in words if w not in QUERY_META]
     terms = tokenize(" ".join(kept)) if kept else []
     if vocabulary is not None:
-        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term
-        for w in kept:
+        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term; the
+        # cost is bounded: at most MAX_TYPO_WORDS words per query, none for a long (pasted) query, and
+        # each unknown term is looked up once per vocabulary (cached)
+        tried = 0
+        for w in kept if len(kept) <= MAX_TYPO_QUERY_WORDS else ():
             if w in STOPWORDS or len(w) < 5 or any(c.isdigit() for c in w) or SPLIT_RE.search(w):
                 continue
             t = _stem(w)
             if t not in vocabulary:
+                tried += 1
+                if tried > MAX_TYPO_WORDS:
+                    break
                 fix = closest_term(t, vocabulary)
                 if fix and fix not in terms:
                     terms.append(fix)
@@ -105,13 +111,47 @@ def tokenize_query(text: str, vocabulary=None) -> list[str]:
     return terms
 
 
-def closest_term(term: str, vocabulary) -> str | None:
-    """The known term closest to an unknown one (difflib ratio ≥ 0.8, same first letter)."""
-    import difflib
+MAX_TYPO_WORDS = 3  # unknown words per query that get a closest-term lookup
+MAX_TYPO_QUERY_WORDS = 30  # longer queries (pasted questions) skip the typo fallback
+_TYPO_CACHE_SIZE = 20_000
 
-    cands = [v for v in vocabulary if v[:1] == term[:1] and abs(len(v) - len(term)) <= 3]
-    best = difflib.get_close_matches(term, cands, n=1, cutoff=0.8)
-    return best[0] if best else None
+
+class _TypoIndex:
+    """One vocabulary's terms bucketed by first letter and length, and the answers so far."""
+
+    def __init__(self, vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.buckets: dict[tuple[str, int], list[str]] = {}
+        for v in vocabulary:
+            self.buckets.setdefault((v[:1], len(v)), []).append(v)
+        self.answers: dict[str, str | None] = {}
+
+    def closest(self, term: str) -> str | None:
+        if term in self.answers:
+            return self.answers[term]
+        import difflib
+
+        n = len(term)
+        cands = [v for d in range(-3, 4) for v in self.buckets.get((term[:1], n + d), ())]
+        best = difflib.get_close_matches(term, cands, n=1, cutoff=0.8)
+        if len(self.answers) >= _TYPO_CACHE_SIZE:
+            self.answers.clear()
+        self.answers[term] = best[0] if best else None
+        return self.answers[term]
+
+
+_TYPO_INDEXES: dict[int, _TypoIndex] = {}
+
+
+def closest_term(term: str, vocabulary) -> str | None:
+    """The known term closest to an unknown one (difflib ratio ≥ 0.8, same first letter, length
+    within 3), from a per-vocabulary index built on first use and a cache of answers."""
+    ti = _TYPO_INDEXES.get(id(vocabulary))
+    if ti is None or ti.vocabulary is not vocabulary:
+        ti = _TYPO_INDEXES[id(vocabulary)] = _TypoIndex(vocabulary)
+        if len(_TYPO_INDEXES) > 8:  # indexes of vocabularies no longer in use
+            _TYPO_INDEXES.pop(next(iter(_TYPO_INDEXES)))
+    return ti.closest(term)
 
 
 VARIANTS = ("okapi", "plus", "l")

@@ -8,6 +8,9 @@ Layout (no pickle)::
     bm25_tokens.json  the BM25 terms of each chunk (rank-bm25 has no save/load: rebuilt on load)
     embeddings.npy    float32 [n_chunks, dim], row i = chunk i
     ann.faiss         the FAISS index over those rows (row → chunk id = chunks.jsonl order)
+    question_vectors.npy  float32 [n_questions, dim]: each question's full text embedded whole
+                      (questions.jsonl order; related questions, index/related.py)
+    corelevance.json  the co-relevance graph's edges between this corpus's unchanged questions
 
 Embeddings are cached across builds in ``cache_dir/embeddings/<model>-<weights hash>/``, keyed by
 the sha256 of the chunk text, so a rebuild after an edit re-embeds only the changed chunks.
@@ -32,16 +35,17 @@ import qbank
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
 from qbank.index.dense import Embedder, build_ann, make_document_embedder
+from qbank.index.generations import build_lock, building_dir, cleanup, new_generation_id, publish, recover
 from qbank.index.lexical import BM25, TOKENIZER_VERSION, tokenize
 from qbank.ingest.chunker import CHUNKER_VERSION
 from qbank.ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.records import ChapterInfo, Chunk, Passage, Question
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: question_vectors.npy, corelevance.json
 REBUILD = "run `qbank build` to rebuild it"
 
 
-def _sha256_file(p: Path) -> str:
+def sha256_file(p: Path) -> str:
     h = hashlib.sha256()
     with p.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -67,6 +71,9 @@ def index_settings(settings: Settings) -> dict[str, Any]:
     }
 
 
+CHECKPOINT_TEXTS = 512  # the embedding cache is saved after every this many new texts
+
+
 class EmbeddingCache:
     """text sha256 → vector, for one model (name + weights hash)."""
 
@@ -75,6 +82,10 @@ class EmbeddingCache:
         self.keys: list[str] = []
         self.vectors = np.zeros((0, 0), dtype=np.float32)
         kp, vp = folder / "keys.json", folder / "vectors.npy"
+        if folder.is_dir():  # temp folders of a save that was killed
+            for d in folder.iterdir():
+                if d.is_dir():
+                    shutil.rmtree(d, ignore_errors=True)
         if kp.exists() and vp.exists():
             try:
                 keys = json.loads(kp.read_text())
@@ -85,14 +96,18 @@ class EmbeddingCache:
                 pass  # a broken cache is only a slower build
         self._pos = {k: i for i, k in enumerate(self.keys)}
 
-    def embed(self, texts: list[str], embedder: Embedder, batch_size: int, progress=None) -> tuple[np.ndarray, int]:
+    def embed(self, texts: list[str], embedder: Embedder, batch_size: int, progress=None,
+              checkpoint: int = CHECKPOINT_TEXTS) -> tuple[np.ndarray, int]:
+        """Vectors of ``texts`` (cached ones reused); new ones are embedded and saved every
+        ``checkpoint`` texts, so a build killed half-way resumes from there."""
         keys = [text_key(t) for t in texts]
         missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._pos}.items())
-        if missing:
-            new = embedder.encode_documents([t for _, t in missing], batch_size, progress)
+        for i in range(0, len(missing), checkpoint):
+            part = missing[i : i + checkpoint]
+            new = embedder.encode_documents([t for _, t in part], batch_size, progress)
             base = self.vectors if self.vectors.size else np.zeros((0, new.shape[1]), np.float32)
             self.vectors = np.vstack([base, new]).astype(np.float32)
-            for k, _ in missing:
+            for k, _ in part:
                 self._pos[k] = len(self.keys)
                 self.keys.append(k)
             self._save()
@@ -114,9 +129,10 @@ class EmbeddingCache:
 class BuildReport:
     path: Path
     chunks: int
-    embedded: int  # chunks embedded now (the rest of the vectors came from the cache)
+    embedded: int  # texts embedded now (the rest of the vectors came from the cache)
     seconds: dict[str, float] = field(default_factory=dict)
     vectors: int = 0  # chunks with a vector (the rest are BM25-only)
+    texts: int = 0  # texts with a vector: those chunks plus one full text per question
 
 
 def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = None, progress=None,
@@ -134,8 +150,11 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
         timings["load_model"] = time.perf_counter() - t0
         t = time.perf_counter()
         cache = EmbeddingCache(settings.cache_dir / "embeddings" / f"{_safe(embedder.name)}-{embedder.weights_hash}")
-        embedded, n_new = cache.embed([texts[i] for i in dense_rows], embedder, settings.embedding_batch_size,
-                                      progress)
+        # the chunks, then each question's full text (one vector per question, for related questions)
+        full = [q.full_text() for q in corpus.questions]
+        embedded, n_new = cache.embed([texts[i] for i in dense_rows] + full, embedder,
+                                      settings.embedding_batch_size, progress)
+        embedded, question_vectors = embedded[: len(dense_rows)], embedded[len(dense_rows) :]
         # one row per chunk; a chunk only BM25 sees (joined sample queries) keeps a zero row
         vectors = np.zeros((len(texts), embedded.shape[1]), dtype=np.float32)
         vectors[dense_rows] = embedded
@@ -152,54 +171,68 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
     ann = build_ann(vectors[dense_rows], settings.ann, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
     timings["ann"] = time.perf_counter() - t
 
+    corelevance, corelevance_stats, corelevance_src = {}, None, None
+    if settings.corelevance_path is not None:
+        from qbank.index.related import corelevance_edges, read_corelevance
+
+        corelevance_src = settings.corelevance_path
+        corelevance, corelevance_stats = corelevance_edges(read_corelevance(corelevance_src), corpus.questions)
+
     t = time.perf_counter()
     target = settings.index_dir
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
-        write_corpus(corpus, tmp)
-        (tmp / "bm25_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False))
-        if dense:
-            np.save(tmp / "embeddings.npy", vectors)
-            import faiss
-
-            faiss.write_index(ann, str(tmp / "ann.faiss"))
-        files = {p.name: _sha256_file(p) for p in sorted(tmp.iterdir())}
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "qbank_version": qbank.__version__,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
-                       "chapter_files": sorted({p.source for p in corpus.passages}),
-                       "expansions": ({"file": corpus.expansions.path, "sha256": corpus.expansions.sha256}
-                                      if corpus.expansions else None)},
-            "embedding": ({"model": embedder.name, "backend": getattr(embedder, "backend", "custom"),
-                           "weights_sha256_16": embedder.weights_hash,
-                           "dim": int(vectors.shape[1])} if dense else None),
-            **index_settings(settings),
-            "counts": {"questions": len(corpus.questions), "chunks": len(corpus.chunks),
-                       "lexical_rows": len(rows_for_leg(corpus.chunks, "lexical")), "dense_rows": len(dense_rows),
-                       "passages": len(corpus.passages), "chapters": len(corpus.chapters)},
-            "files": files,
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        # a trained reranker lives beside the index and does not depend on its contents: keep it
-        if (target / "reranker").is_dir():
-            shutil.copytree(target / "reranker", tmp / "reranker")
-        # swap in: the old index is only removed once the new one is complete
-        old = None
-        if target.exists():
-            old = target.with_name(f".old-{target.name}-{os.getpid()}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with build_lock(target):  # one build of this index at a time; a second one waits
+        gen = new_generation_id()
+        tmp = building_dir(target, gen)
+        try:
+            _write_generation(tmp, gen, corpus, settings, tokens, corelevance, corelevance_src, corelevance_stats,
+                              vectors if dense else None, question_vectors if dense else None, ann, embedder, dense_rows)
+            publish(target, tmp, gen)  # one atomic rename: the index is the old one or the new one
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        cleanup(target)
     timings["write"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    return BuildReport(target, len(corpus.chunks), n_new, timings, len(dense_rows) if dense else 0)
+    return BuildReport(target, len(corpus.chunks), n_new, timings, len(dense_rows) if dense else 0,
+                       len(dense_rows) + len(corpus.questions) if dense else 0)
+
+
+def _write_generation(tmp: Path, gen: str, corpus: Corpus, settings: Settings, tokens, corelevance, corelevance_src,
+                      corelevance_stats, vectors, question_vectors, ann, embedder, dense_rows) -> None:
+    """Every file of one generation, the manifest (with the sha256 of each) last."""
+    dense = vectors is not None
+    write_corpus(corpus, tmp)
+    (tmp / "bm25_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False))
+    (tmp / "corelevance.json").write_text(json.dumps(corelevance, ensure_ascii=False, sort_keys=True))
+    if dense:
+        np.save(tmp / "embeddings.npy", vectors)
+        np.save(tmp / "question_vectors.npy", np.ascontiguousarray(question_vectors, dtype=np.float32))
+        import faiss
+
+        faiss.write_index(ann, str(tmp / "ann.faiss"))
+    files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "generation": gen,
+        "qbank_version": qbank.__version__,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "corpus": {"bank": str(corpus.bank_path), "sha256": corpus.bank_sha256,
+                   "chapter_files": sorted({p.source for p in corpus.passages}),
+                   "expansions": ({"file": corpus.expansions.path, "sha256": corpus.expansions.sha256}
+                                  if corpus.expansions else None),
+                   "corelevance": ({"file": str(corelevance_src), "sha256": sha256_file(corelevance_src),
+                                    **corelevance_stats} if corelevance_src else None)},
+        "embedding": ({"model": embedder.name, "backend": getattr(embedder, "backend", "custom"),
+                       "weights_sha256_16": embedder.weights_hash,
+                       "dim": int(vectors.shape[1])} if dense else None),
+        **index_settings(settings),
+        "counts": {"questions": len(corpus.questions), "chunks": len(corpus.chunks),
+                   "lexical_rows": len(rows_for_leg(corpus.chunks, "lexical")), "dense_rows": len(dense_rows),
+                   "passages": len(corpus.passages), "chapters": len(corpus.chapters)},
+        "files": files,
+    }
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
 
 
 def rows_for_leg(chunks: list[Chunk], leg: str) -> np.ndarray:
@@ -236,6 +269,10 @@ class LoadedIndex:
                          settings.bm25_b, settings.bm25_delta)
         self._vectors: np.ndarray | None = None
         self._ann = None
+        self._question_vectors: np.ndarray | None = None
+        self._question_bm25: BM25 | None = None
+        self._corelevance: dict[str, dict[str, float]] | None = None
+        self.question_row = {q.id: i for i, q in enumerate(questions)}
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
         self.doc_rows: dict[str, list[int]] = {}
@@ -246,6 +283,35 @@ class LoadedIndex:
             self.doc_rows.setdefault(c.doc_id, []).append(i)
             if c.field != "queries" and c.legs != "lexical":
                 self.doc_text_rows.setdefault(c.doc_id, []).append(i)
+
+    @property
+    def question_vectors(self) -> np.ndarray:
+        """One unit vector per question (``self.questions`` order): its full text embedded whole."""
+        self._need_dense()
+        if self._question_vectors is None:
+            self._question_vectors = np.load(self.path / "question_vectors.npy", allow_pickle=False)
+            if self._question_vectors.shape[0] != len(self.questions):
+                raise IndexMismatchError(f"{self.path / 'question_vectors.npy'} holds "
+                                         f"{self._question_vectors.shape[0]} vectors for {len(self.questions)} "
+                                         f"questions; {REBUILD}")
+        return self._question_vectors
+
+    @property
+    def question_bm25(self) -> BM25:
+        """BM25 over one document per question (its full text), ``self.questions`` order."""
+        if self._question_bm25 is None:
+            s = self.settings
+            self._question_bm25 = BM25([tokenize(q.full_text()) for q in self.questions] or [[]], s.bm25_variant,
+                                       s.bm25_k1, s.bm25_b, s.bm25_delta)
+        return self._question_bm25
+
+    @property
+    def corelevance(self) -> dict[str, dict[str, float]]:
+        """The co-relevance graph's edges (empty when the index was built without one)."""
+        if self._corelevance is None:
+            p = self.path / "corelevance.json"
+            self._corelevance = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
+        return self._corelevance
 
     @property
     def has_dense(self) -> bool:
@@ -291,40 +357,87 @@ class LoadedIndex:
         return self.manifest["embedding"].get("backend", "sentence-transformers")
 
 
+REQUIRED_FILES = ("questions.jsonl", "chapters.jsonl", "passages.jsonl", "chunks.jsonl", "bm25_tokens.json",
+                  "corelevance.json")
+DENSE_FILES = ("embeddings.npy", "ann.faiss", "question_vectors.npy")
+
+
+def check_manifest(manifest: Any, path: Path) -> None:
+    """The manifest as a whole: an object with the keys and types loading relies on, and a ``files``
+    table (name → sha256) naming every file the index needs, so no file escapes its checksum."""
+    where = path / "manifest.json"
+
+    def bad(what: str):
+        raise IndexMismatchError(f"{where} is not a qbank index manifest ({what}); {REBUILD}")
+
+    if not isinstance(manifest, dict):
+        bad(f"a JSON {type(manifest).__name__}, not an object")
+    if not isinstance(manifest.get("schema_version"), int):
+        bad("no schema_version")
+    corpus = manifest.get("corpus")
+    if not isinstance(corpus, dict) or not isinstance(corpus.get("bank"), str) or not isinstance(corpus.get("sha256"), str):
+        bad("no corpus.bank / corpus.sha256")
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        bad("no files table")
+    emb = manifest.get("embedding")
+    if emb is not None and not isinstance(emb, dict):
+        bad("embedding is neither an object nor null")
+    need = REQUIRED_FILES + (DENSE_FILES if emb else ())
+    missing = [n for n in need if n not in files]
+    if missing:
+        bad(f"files table lacks {', '.join(missing)}")
+    if any("/" in n or "\\" in n or n.startswith(".") for n in files):
+        bad("a file name that is not a plain name")
+
+
 def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool = True) -> LoadedIndex:
     """Load ``settings.index_dir``; refuse a missing, stale, mismatched or corrupted index."""
-    path = settings.index_dir
+    recover(settings.index_dir)  # a pointer lost in a crash: back to the newest complete generation
+    # one generation, resolved once: a rebuild meanwhile never mixes its files into this index
+    path = settings.index_dir.resolve() if settings.index_dir.is_symlink() else settings.index_dir
     mpath = path / "manifest.json"
     if not mpath.exists():
-        raise IndexMissingError(f"no index at {path}; run `qbank build` first")
+        raise IndexMissingError(f"no index at {settings.index_dir}; run `qbank build` first")
     try:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (ValueError, OSError):
         raise IndexMismatchError(f"{mpath} is not valid JSON; {REBUILD}") from None
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise IndexMismatchError(f"index at {path} has schema {manifest.get('schema_version')}, this qbank reads "
-                                 f"{SCHEMA_VERSION}; {REBUILD}")
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
+        if isinstance(manifest, dict) and isinstance(manifest.get("schema_version"), int):
+            raise IndexMismatchError(f"index at {path} has schema {manifest.get('schema_version')}, this qbank reads "
+                                     f"{SCHEMA_VERSION}; {REBUILD}")
+        check_manifest(manifest, path)
+    check_manifest(manifest, path)
     want = index_settings(settings)
     for key, value in want.items():
         if manifest.get(key) != value:
             diff = {k: (manifest.get(key, {}).get(k), v) for k, v in value.items() if manifest.get(key, {}).get(k) != v}
             raise IndexMismatchError(f"index at {path} was built with other {key} settings "
                                      f"({', '.join(f'{k}: {a} ≠ {b}' for k, (a, b) in diff.items())}); {REBUILD}")
-    if check_corpus and Path(manifest["corpus"]["bank"]) == Path(settings.bank) and settings.bank.exists():
-        if _sha256_file(settings.bank) != manifest["corpus"]["sha256"]:
+    # the bank is compared by content wherever it lives now (a moved copy is fine, an edited one is not)
+    if check_corpus and settings.bank.is_file():
+        if sha256_file(settings.bank) != manifest["corpus"]["sha256"]:
             raise IndexMismatchError(f"the bank {settings.bank} changed since the index was built; {REBUILD}")
         exp_path = settings.expansions_path
         built = manifest["corpus"].get("expansions")
-        now = {"file": str(exp_path), "sha256": _sha256_file(exp_path)} if exp_path else None
+        now = {"file": str(exp_path), "sha256": sha256_file(exp_path)} if exp_path else None
         if (built or {}).get("sha256") != (now or {}).get("sha256"):
             what = f"the expansions file {exp_path or built['file']}"
             raise IndexMismatchError(f"{what} changed since the index was built; {REBUILD}")
-    files = manifest.get("files", {})
+        cor_path = settings.corelevance_path
+        built = manifest["corpus"].get("corelevance")
+        if (built or {}).get("sha256") != (sha256_file(cor_path) if cor_path else None):
+            what = f"the co-relevance graph {cor_path or built['file']}"
+            raise IndexMismatchError(f"{what} changed (or was switched on or off) since the index was built; {REBUILD}")
+    files = manifest["files"]
     for name, sha in files.items():
         p = path / name
         if not p.exists():
             raise IndexMismatchError(f"index file {p} is missing; {REBUILD}")
-        if verify_files and _sha256_file(p) != sha:
+        if not p.is_file():
+            raise IndexMismatchError(f"index file {p} is not a file; {REBUILD}")
+        if verify_files and sha256_file(p) != sha:
             raise IndexMismatchError(f"index file {p} is corrupted (checksum mismatch); {REBUILD}")
     try:
         questions = [Question.from_dict(d) for d in read_jsonl(path / "questions.jsonl")]

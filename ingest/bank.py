@@ -50,7 +50,9 @@ TAG_RE = re.compile(r"\[([^\]]*)\]")
 BULLET_RE = re.compile(r"^\s+[•·\-\*]\s+(?P<text>.*\S)\s*$")
 CHAPTER_RE = re.compile(r"\s+Chapters?\s+(?P<list>\d+(?:\s*(?:,|and|&)\s*\d+)*)\s*(?:·|$)")
 RUBRIC_LABELS = ("What they want to hear", "What they’re testing", "What they're testing", "Solution sketch")
-RUBRIC_RE = re.compile(r"\s*(?P<label>" + "|".join(re.escape(x) for x in RUBRIC_LABELS) + r"):\s*")
+# no leading \s*: searched over a long run of spaces it made parsing quadratic (the caller strips)
+RUBRIC_RE = re.compile(r"(?P<label>" + "|".join(re.escape(x) for x in RUBRIC_LABELS) + r"):\s*")
+MAX_LINE_CHARS = 20_000  # the longest real bank line is a few thousand characters
 NOTE_RE = re.compile(r"^(?P<label>testing|canonical story):\s*(?P<note>.*)$", re.S)
 TOTAL_RE = re.compile(r"^Total:\s*\d+\s+questions")
 DESIGN_RE = re.compile(
@@ -200,7 +202,11 @@ def parse_bank_text(text: str, path: str = "<bank>") -> ParsedBank:
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        sm = SECTION_RE.match(line)
+        if len(line) > MAX_LINE_CHARS:
+            raise BankParseError(path, lineno, f"line of {len(line):,} characters (the limit is {MAX_LINE_CHARS:,}); "
+                                               "is this a question bank?")
+        line = line.rstrip()
+        sm = SECTION_RE.match(line) if line.startswith("E.") else None
         if sm:
             flush()
             sections.append(

@@ -57,17 +57,29 @@ class Settings(BaseSettings):
     bm25_delta: float = 1.0  # BM25+ / BM25L only
 
     # fusion
-    rrf_k: int = Field(60, ge=1)
+    # k and the dense weight chosen on the judged dev split (README, "Fusion"): 10 and 0.7
+    rrf_k: int = Field(10, ge=1)
     depth_bm25: int = Field(100, ge=1)
     depth_dense: int = Field(100, ge=1)
     weight_bm25: float = Field(1.0, ge=0)
-    weight_dense: float = Field(1.0, ge=0)
+    weight_dense: float = Field(0.7, ge=0)
     # a query naming a kind or difficulty ("coding questions about …") adds an "intent" leg
     weight_intent: float = Field(1.0, ge=0)
 
+    # related questions (Searcher.related): RRF of BM25 with the seed's whole text over whole-question
+    # documents, cosine between whole-question vectors and, where the judged data covers the bank, the
+    # co-relevance graph (data/training/corelevance.json; README, "Related questions"). k and the graph's
+    # weight were chosen on the training data's dev seeds
+    corelevance: Path | None = None  # None: data/training/corelevance.json when present
+    use_corelevance: bool = True
+    related_rrf_k: int = Field(20, ge=1)
+    related_weight_corelevance: float = Field(3.0, ge=0)
+
     # reranker (the `full` mode)
-    reranker_model: str = ""  # empty: the one trained by `qbank train-reranker`, if any
-    rerank_top_n: int = Field(10, ge=1, le=200)  # best quality and the only N within 150 ms
+    reranker_model: str = ""  # empty: the shipped one (data/reranker, made by `qbank train-reranker`)
+    reranker_path: Path = DATA_DIR / "reranker"
+    # how many fused hits the reranker rescores; None: what its manifest chose on the dev split
+    rerank_top_n: int | None = Field(None, ge=1, le=200)
 
     # input bounds
     max_query_chars: int = Field(1000, ge=10)
@@ -82,5 +94,13 @@ class Settings(BaseSettings):
         return p if p.exists() else None
 
     @property
+    def corelevance_path(self) -> Path | None:
+        """The co-relevance graph that applies, or None (switched off, or no file)."""
+        if not self.use_corelevance:
+            return None
+        p = self.corelevance or DATA_DIR / "training" / "corelevance.json"
+        return p if p.exists() else None
+
+    @property
     def reranker_dir(self) -> Path:
-        return self.index_dir / "reranker"
+        return self.reranker_path

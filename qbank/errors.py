@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 400
+
 
 class QbankError(Exception):
     """Base class of every error qbank raises on purpose (user-facing, one line)."""
+
+    def short(self) -> str:
+        """The message on one line and bounded: a huge echoed input is cut in its middle, so the
+        start (what went wrong) and the end (what to do) both survive."""
+        msg = " ".join(str(self).split("\n"))
+        if len(msg) <= MAX_MESSAGE_CHARS:
+            return msg
+        return f"{msg[:220]} … [{len(msg) - 340:,} characters cut] … {msg[-120:]}"
 
 
 class BankParseError(QbankError):

@@ -44,6 +44,16 @@ class Question:
     rubric_label: str  # "What they want to hear", "What they’re testing", "Solution sketch" or ""
     line: int  # 1-based line of the question in the bank file
 
+    def full_text(self) -> str:
+        """The question as one text: stem, testing note, rubric (what the reranker reads and what the
+        whole-question representations of related questions are made of)."""
+        parts = [self.question]
+        if self.testing:
+            parts.append(f"{(self.testing_label or 'testing').capitalize()}: {self.testing}.")
+        if self.rubric:
+            parts.append(" ".join(self.rubric))
+        return " ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["roles"] = list(self.roles)
@@ -204,4 +214,6 @@ def normalise_id(qid: str) -> str:
     'E5-193'
     """
     m = ID_RE.match(str(qid))
-    return f"E{int(m.group(1))}-{int(m.group(2))}" if m else str(qid)
+    if not m or len(m.group(1)) > 6 or len(m.group(2)) > 6:  # no bank has 10⁶ sections or questions
+        return str(qid)
+    return f"E{int(m.group(1))}-{int(m.group(2))}"

@@ -89,3 +89,39 @@ def dense_leg(index: LoadedIndex, qvec: np.ndarray, mask: np.ndarray | None, dep
     else:
         scores, ids = ann_search(index.ann, qvec, fetch, ef_search)
     return rollup(dense_rows[ids], scores, index.doc_ids, depth)
+
+
+def _question_ranking(index: LoadedIndex, scores: np.ndarray, allowed: np.ndarray, depth: int) -> LegRanking:
+    """Question-level scores (``index.questions`` order) → a ranking of the ``allowed`` ones, each
+    shown at its first own-text chunk; ties in question order."""
+    rows = np.flatnonzero(allowed)
+    order = rows[np.lexsort((rows, -scores[rows]))][:depth]
+    docs = [index.questions[i].id for i in order.tolist()]
+    return LegRanking(docs, {d: float(scores[i]) for d, i in zip(docs, order.tolist())},
+                      {d: (index.doc_text_rows.get(d) or index.doc_rows[d])[0] for d in docs})
+
+
+def related_legs(index: LoadedIndex, question_id: str, allowed: np.ndarray, depth: int,
+                 corelevance: bool = True) -> dict[str, LegRanking]:
+    """The legs of related questions, over whole questions (``allowed``: one bool per question, the
+    seed already excluded): ``bm25`` (the seed's full text as the query over full-text documents),
+    ``dense`` (cosine of whole-question vectors) and, when the index has the co-relevance graph and
+    the seed is in it, ``corelevance`` (only linked questions rank)."""
+    from qbank.index.lexical import tokenize
+
+    seed = index.questions[index.question_row[question_id]]
+    terms = tokenize(seed.full_text())
+    legs: dict[str, LegRanking] = {}
+    bm = index.question_bm25
+    legs["bm25"] = _question_ranking(index, bm.scores(terms), allowed & bm.matched(terms), depth)
+    if index.has_dense:
+        qv = index.question_vectors
+        legs["dense"] = _question_ranking(index, qv @ qv[index.question_row[question_id]], allowed, depth)
+    links = index.corelevance.get(question_id) if corelevance else None
+    if links:
+        w = np.zeros(len(index.questions))
+        for other, weight in links.items():
+            if other in index.question_row:
+                w[index.question_row[other]] = weight
+        legs["corelevance"] = _question_ranking(index, w, allowed & (w > 0), depth)
+    return legs

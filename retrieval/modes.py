@@ -24,7 +24,8 @@ MODES: dict[str, Mode] = {
     "bm25": Mode("bm25", ("bm25",), False, False, "BM25 over the question text, rubric and sample queries"),
     "dense": Mode("dense", ("dense",), False, False, "MiniLM vectors, nearest neighbours in FAISS"),
     "hybrid": Mode("hybrid", ("bm25", "dense"), True, False, "bm25 and dense fused by reciprocal rank fusion"),
-    "full": Mode("full", ("bm25", "dense"), True, True, "hybrid, then a cross-encoder reranks the top results"),
+    "full": Mode("full", ("bm25", "dense"), True, True,
+                 "hybrid, then the shipped cross-encoder and a ranker learned from judged data reorder the top results"),
 }
 MODE_NAMES: tuple[str, ...] = tuple(MODES)
 DEFAULT_MODE = "hybrid"

@@ -19,13 +19,14 @@ from qbank.config import Settings
 from qbank.errors import InvalidQueryError, UnknownIdError
 from qbank.index.dense import make_query_encoder
 from qbank.index.lexical import tokenize, tokenize_query
-from qbank.index.store import LoadedIndex, question_vector
+from qbank.index.store import LoadedIndex
 from qbank.records import Hit, normalise_id
 from qbank.retrieval.filters import Filters
 from qbank.retrieval.fusion import rrf
 from qbank.retrieval.hits import make_hits
 from qbank.retrieval.intent import detect_intent
-from qbank.retrieval.legs import LegRanking, bm25_leg, dense_leg
+from qbank.retrieval.learned import hit_features
+from qbank.retrieval.legs import LegRanking, bm25_leg, dense_leg, related_legs
 from qbank.retrieval.modes import DEFAULT_MODE, get_mode
 
 ROLLUP = "max"  # a document ranks in a leg at its best chunk (retrieval/legs.py)
@@ -159,7 +160,11 @@ class Searcher:
         hits = make_hits(self.index, fused, legs, terms, len(fused) if reranker else k)
         if reranker is not None:
             t = time.perf_counter()
-            hits = reranker.rerank(query, hits, k)
+            features = None
+            if getattr(reranker, "learned", None) is not None:
+                head = hits[: reranker.top_n]
+                features = hit_features(self.index, head, query, qvec if "dense" in spec.legs else None)
+            hits = reranker.rerank(query, hits, k, features)
             timings["rerank"] = _ms(t)
         timings["total"] = _ms(t0)
         message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
@@ -182,28 +187,26 @@ class Searcher:
 
     # ------------------------------------------------------------------ related
     def related(self, question_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
-        """The questions most like ``question_id`` (never itself): RRF of BM25 over its stem and the
-        dense neighbours of its question vector, over question text and rubrics only."""
+        """The questions most like ``question_id`` (never itself), compared as wholes: RRF of BM25
+        with its full text over full-text documents, cosine of whole-question vectors and the
+        co-relevance graph of the judged data (:mod:`qbank.index.related`)."""
         idx = self.index
         qid = normalise_id(question_id)
         if qid not in idx.question_by_id:
             raise UnknownIdError(f"unknown question id {question_id!r}; ids look like E5-193 (`qbank search` finds them)")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 or k > self.settings.max_k:
             raise InvalidQueryError(f"k must be between 1 and {self.settings.max_k}, got {k!r}")
-        q = idx.question_by_id[qid]
-        mask = self.allowed_rows(filters)
-        # question against question: its own text and rubric, never the sample queries (which
-        # describe what a user types, and would pull in whatever shares a phrasing)
-        own = idx.sample_query_mask.copy()
-        own[idx.doc_rows[qid]] = True
-        mask = ~own if mask is None else (mask & ~own)
-        terms = tokenize(" ".join([q.question, q.testing, *q.rubric]))
         s = self.settings
-        legs = {"bm25": bm25_leg(idx, terms, mask, s.depth_bm25),
-                "dense": dense_leg(idx, question_vector(idx, qid), mask, s.depth_dense, s.hnsw_ef_search)}
-        fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k, {"bm25": s.weight_bm25, "dense": s.weight_dense})
-        fused = [(d, sc) for d, sc in fused if d in idx.question_by_id]
-        return make_hits(idx, fused, legs, tokenize(q.question), k)
+        rows = self.allowed_rows(filters)
+        allowed = np.ones(len(idx.questions), dtype=bool)
+        if rows is not None:
+            ok = set(idx.doc_ids[rows].tolist())
+            allowed = np.array([q.id in ok for q in idx.questions], dtype=bool)
+        allowed[idx.question_row[qid]] = False
+        legs = related_legs(idx, qid, allowed, max(k, s.depth_bm25))
+        weights = {"bm25": 1.0, "dense": 1.0, "corelevance": s.related_weight_corelevance}
+        fused = rrf({n: leg.docs for n, leg in legs.items()}, s.related_rrf_k, weights)
+        return make_hits(idx, fused, legs, tokenize(idx.question_by_id[qid].question), k)
 
 
 def _ms(t: float) -> float:

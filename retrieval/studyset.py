@@ -30,6 +30,7 @@ import numpy as np
 from qbank.errors import InvalidQueryError, UnknownIdError
 from qbank.index.store import question_matrix
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, Question
+from qbank.retrieval.modes import DEFAULT_MODE, get_mode
 
 MINUTES = {"W": 3, "M": 8, "H": 15, "S": 25}
 MAX_SIZE = 100
@@ -51,6 +52,8 @@ def parse_mix(text: str | dict[str, int] | None) -> dict[str, int]:
     """
     if text is None or text == "" or text == {}:
         return {}
+    if isinstance(text, str) and not text.replace(",", "").strip():
+        raise InvalidQueryError(f"bad difficulty mix {text!r}: write it like 'W:2,M:5,H:5'")
     items = list(text.items()) if isinstance(text, dict) else []
     if not isinstance(text, dict):
         for part in str(text).split(","):
@@ -240,7 +243,7 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
     topics, size, mix, filters, include, exclude = _check_spec(searcher, spec)
     idx = searcher.index
     known = idx.question_by_id
-    mode = "hybrid" if idx.has_dense else "bm25"
+    mode = DEFAULT_MODE if idx.has_dense else "bm25"  # study sets follow the default mode
     depth = max(spec.candidates, size * 3)
     messages: list[str] = []
 
@@ -251,7 +254,7 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
         hits = [h for h in res.hits if h.doc_type == "question" and h.id not in exclude and h.id not in include]
         top = max((h.score for h in hits), default=1.0) or 1.0
         cands[t] = [(h.id, float(h.score) / top) for h in hits]
-        if hits and mode == "hybrid" and all(h.legs.get("bm25") is None or h.legs["bm25"].rank is None for h in hits):
+        if hits and get_mode(mode).fuse and all(h.legs.get("bm25") is None or h.legs["bm25"].rank is None for h in hits):
             messages.append(f"topic {t!r}: no question shares its words; its questions were picked by meaning alone")
 
     qids, vecs = question_vectors(searcher)

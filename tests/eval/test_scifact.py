@@ -24,7 +24,9 @@ def test_scifact_bm25(tmp_path):
     base = Settings(index_dir=tmp_path / "index", cache_dir=tmp_path / "cache")
     searcher, queries, qrels = beir_searcher(SCIFACT, base, dense=False)
     assert len(queries) == 300 and len(searcher.index.chunks) == 5183
-    assert searcher.index.path == tmp_path / "beir-scifact"  # its own index, never the bank's
+    # its own index (a generation behind tmp_path/beir-scifact), never the bank's
+    assert searcher.settings.index_dir == tmp_path / "beir-scifact"
+    assert searcher.index.path == (tmp_path / "beir-scifact").resolve()
     report = evaluate_modes(searcher, queries, qrels, ["bm25"], "scifact", warmup=False)
     m = report.table()["bm25"]
     assert 0.66 <= m["ndcg@10"] <= 0.69, m

@@ -56,3 +56,25 @@ def test_bm25plus_hand_value():
 def test_unknown_variant():
     with pytest.raises(UnknownNameError, match="unknown BM25 variant 'bm99'; choose one of: l, okapi, plus"):
         BM25(DOCS, "bm99")
+
+
+def test_typo_fallback_cost_is_bounded(monkeypatch):
+    import qbank.index.lexical as lx
+
+    calls = []
+    real = lx._TypoIndex.closest
+    monkeypatch.setattr(lx._TypoIndex, "closest", lambda self, t: calls.append(t) or real(self, t))
+    vocab = {"specul", "decod"}.union({f"term{i}" for i in range(50)})
+    # ten unknown words: only the first three are looked up
+    lx.tokenize_query("qwertz asdfgh yxcvbn poiuzt lkjhgf mnbvcx wertzu sdfghj xcvbnm ertzui", vocab)
+    assert len(calls) == lx.MAX_TYPO_WORDS == 3
+    # a long pasted question skips the fallback
+    calls.clear()
+    lx.tokenize_query(" ".join(["speculatve"] + ["decoding"] * 40), vocab)
+    assert calls == []
+    # answers are cached per vocabulary: the same misspelling twice is one difflib search
+    ti = lx._TYPO_INDEXES[id(vocab)]
+    assert ti.answers["qwertz"] is None
+    calls.clear()
+    assert "specul" in lx.tokenize_query("speculatve", vocab) and "specul" in lx.tokenize_query("speculatve", vocab)
+    assert len(calls) == 2 and len([t for t in ti.answers if ti.answers[t] == "specul"]) == 1

@@ -58,11 +58,14 @@ def test_rebuild_embeds_only_changed_chunks(tiny_bank_text, tiny_settings):
     emb = CountingEmbedder()
     corpus = build_corpus(parse_bank_text(tiny_bank_text, str(tiny_settings.bank)), None, tiny_settings)
     r1 = build_index(corpus, tiny_settings, embedder=emb)
-    assert r1.embedded == len(corpus.chunks) == emb.seen
+    # every chunk, plus each question's full text (one whole-question vector each, for related)
+    first = len(corpus.chunks) + len(corpus.questions)
+    assert r1.embedded == first == emb.seen
     edited = tiny_bank_text.replace("What is speculative decoding?", "What is speculative decoding, really?")
     corpus2 = build_corpus(parse_bank_text(edited, str(tiny_settings.bank)), None, tiny_settings)
     r2 = build_index(corpus2, tiny_settings, embedder=emb)
-    assert r2.embedded == 1 and emb.seen == len(corpus.chunks) + 1
+    # the edited stem chunk and the edited question's full text
+    assert r2.embedded == 2 and emb.seen == first + 2
     assert not any(p.name.startswith(".building-") for p in tiny_settings.index_dir.parent.iterdir())
 
 
@@ -74,11 +77,64 @@ def test_embedding_cache_survives_garbage(tmp_path):
     assert n == 2 and vecs.shape == (2, 16) and np.allclose(np.linalg.norm(vecs, axis=1), 1)
 
 
-def test_rebuild_keeps_the_trained_reranker(tiny_index, tiny_settings, tiny_bank_text):
-    rr = tiny_settings.index_dir / "reranker"
-    (rr / "model").mkdir(parents=True)
-    (rr / "manifest.json").write_text('{"kind": "qbank-reranker"}')
-    corpus = build_corpus(parse_bank_text(tiny_bank_text, str(tiny_settings.bank)), None, tiny_settings)
-    build_index(corpus, tiny_settings, embedder=HashingEmbedder(256))
-    assert json.loads((rr / "manifest.json").read_text()) == {"kind": "qbank-reranker"} and (rr / "model").is_dir()
-    load_index(tiny_settings)  # the reranker folder is not part of the index checksums
+@pytest.mark.parametrize("mutate, message", [
+    (lambda m: [1, 2], r"not a qbank index manifest \(a JSON list, not an object\)"),
+    (lambda m: None, r"a JSON NoneType, not an object"),
+    (lambda m: {k: v for k, v in m.items() if k != "corpus"}, r"no corpus.bank / corpus.sha256"),
+    (lambda m: {k: v for k, v in m.items() if k != "files"}, r"no files table"),
+    (lambda m: {**m, "files": {k: v for k, v in m["files"].items() if k != "chunks.jsonl"}},
+     r"files table lacks chunks.jsonl"),
+    (lambda m: {**m, "files": {**m["files"], "../x": "0"}}, r"a file name that is not a plain name"),
+    (lambda m: {**m, "schema_version": 1}, r"has schema 1, this qbank reads 2"),
+])
+def test_manifest_is_validated_as_a_whole(tiny_index, tiny_settings, mutate, message):
+    from qbank.errors import IndexMismatchError
+
+    mp = tiny_settings.index_dir / "manifest.json"
+    mp.write_text(json.dumps(mutate(json.loads(mp.read_text()))))
+    with pytest.raises(IndexMismatchError, match=message):
+        load_index(tiny_settings)
+
+
+def test_index_file_replaced_by_a_folder(tiny_index, tiny_settings):
+    from qbank.errors import IndexMismatchError
+
+    p = tiny_settings.index_dir / "bm25_tokens.json"
+    p.unlink()
+    p.mkdir()
+    with pytest.raises(IndexMismatchError, match=r"bm25_tokens.json is not a file; run `qbank build`"):
+        load_index(tiny_settings)
+
+
+def test_an_edited_bank_is_stale_wherever_it_lives(tiny_index, tiny_settings, tmp_path):
+    from qbank.errors import IndexMismatchError
+
+    moved = tmp_path / "elsewhere.txt"
+    moved.write_text(tiny_settings.bank.read_text())
+    load_index(tiny_settings.model_copy(update={"bank": moved}))  # an identical copy elsewhere: fine
+    moved.write_text(moved.read_text().replace("What is speculative decoding?", "What is it?"))
+    with pytest.raises(IndexMismatchError, match="changed since the index was built"):
+        load_index(tiny_settings.model_copy(update={"bank": moved}))
+
+
+def test_a_killed_embedding_run_resumes_from_its_last_checkpoint(tmp_path):
+    class Dies(HashingEmbedder):
+        def __init__(self, after):
+            super().__init__(16)
+            self.after, self.seen = after, 0
+
+        def encode_documents(self, texts, batch_size=32, progress=None):
+            self.seen += len(texts)
+            if self.seen > self.after:
+                raise KeyboardInterrupt  # killed half-way
+            return super().encode_documents(texts, batch_size, progress)
+
+    texts = [f"text number {i}" for i in range(10)]
+    (tmp_path / "tmpabc").mkdir()  # a temp folder a killed save left behind
+    with pytest.raises(KeyboardInterrupt):
+        EmbeddingCache(tmp_path).embed(texts, Dies(after=8), 8, checkpoint=4)
+    cache = EmbeddingCache(tmp_path)
+    assert len(cache.keys) == 8 and not (tmp_path / "tmpabc").exists()  # two checkpoints of 4 survived
+    counting = Dies(after=100)
+    vecs, n = cache.embed(texts, counting, 8, checkpoint=4)
+    assert n == 2 and counting.seen == 2 and vecs.shape == (10, 16)

@@ -130,3 +130,19 @@ def test_non_utf8_names_line(tmp_path: Path):
 def test_missing_file(tmp_path: Path):
     with pytest.raises(BankParseError, match="no such file"):
         parse_bank(tmp_path / "nope.txt")
+
+
+def test_huge_lines_are_refused_and_long_space_runs_parse_in_linear_time(tiny_bank_text):
+    import time
+
+    from qbank.errors import BankParseError
+    from qbank.ingest.bank import parse_bank_text
+
+    lines = tiny_bank_text.splitlines()
+    with pytest.raises(BankParseError, match=r"<bank>:3: line of 40,001 characters"):
+        parse_bank_text("\n".join(lines[:2] + [" " * 40_000 + "x"] + lines[2:]))
+    padded = [ln + " " * 15_000 if ln.lstrip().startswith(("1.", "2.", "E.")) else ln for ln in lines]
+    t = time.perf_counter()
+    bank = parse_bank_text("\n".join(padded))
+    assert len(bank.questions) == len(parse_bank_text(tiny_bank_text).questions)
+    assert time.perf_counter() - t < 5  # quadratic regexes took ~22 s on a 40k line; linear is milliseconds

@@ -144,13 +144,13 @@ def test_settings_reranker_model_folder_is_used(tiny_ce_dir, tiny_settings):
 # ---------------------------------------------------------------------------- errors
 def test_full_before_any_reranker(tiny_searcher):
     assert not reranker_available(tiny_searcher.settings)
-    with pytest.raises(UnavailableError, match=r"needs a trained cross-encoder reranker.*qbank train-reranker"):
+    with pytest.raises(UnavailableError, match=r"needs the cross-encoder reranker and there is none in .*qbank train-reranker. remakes it"):
         tiny_searcher.search("KV cache", 5, "full")
 
 
 def test_missing_model_folder(tiny_settings, tmp_path):
     s = tiny_settings.model_copy(update={"reranker_model": str(tmp_path / "nope")})
-    with pytest.raises(UnavailableError, match=r"reranker model folder .*nope does not exist; run `qbank train-reranker`"):
+    with pytest.raises(UnavailableError, match=r"reranker model folder .*nope does not exist; set QBANK_RERANKER_MODEL to a cross-encoder folder, or unset"):
         load_default_reranker(s)
 
 
@@ -170,5 +170,58 @@ def test_broken_manifest(tiny_settings):
     d = tiny_settings.reranker_dir
     d.mkdir(parents=True)
     (d / "manifest.json").write_text(json.dumps({"schema": 99, "kind": "qbank-reranker"}))
-    with pytest.raises(UnavailableError, match="not a qbank reranker manifest of schema 1; run `qbank train-reranker`"):
+    with pytest.raises(UnavailableError, match="not a qbank reranker manifest of schema 2; `qbank train-reranker` remakes it"):
         load_default_reranker(tiny_settings)
+
+
+# ---------------------------------------------------------------------------- the shipped int8 reranker
+def _copy_shipped(tmp_path):
+    from qbank.config import Settings
+
+    src = Settings().reranker_dir
+    dst = tmp_path / "reranker"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_shipped_reranker_manifest_and_files():
+    from qbank.config import Settings
+    from qbank.retrieval.rerank import read_manifest
+
+    folder = Settings().reranker_dir
+    man = read_manifest(folder)  # checks the sha256 of model.onnx and tokenizer.json
+    assert man["format"] == "onnx-int8" and (folder / "model.onnx").stat().st_size <= 25_000_000
+    assert {"recipe", "seed", "base_weights_hash", "dev_table", "combine"} <= set(man)
+    assert len(man["data"]["training_data_sha256"]) == 16
+    from qbank.training.data import TRAINING_DIR
+    from qbank.training.reranker import training_data_sha256
+
+    assert man["data"]["training_data_sha256"] == training_data_sha256(TRAINING_DIR)  # made from what ships
+
+
+def test_shipped_reranker_scores_without_torch_and_orders_pairs():
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from qbank.config import Settings;"
+            "from qbank.retrieval.rerank import load_default_reranker;"
+            "rr = load_default_reranker(Settings());"
+            "s = rr.score('how much memory does the KV cache take', ["
+            "'How big is the KV-cache for Llama 3 70B at 4K context? Testing: KV cache sizing.',"
+            "'Tell me about a time you missed a deadline.']);"
+            "print(float(s[0] - s[1]), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert float(out[0]) > 0 and out[1] == "False"
+
+
+def test_tampered_reranker_is_refused(tmp_path, tiny_settings):
+    d = _copy_shipped(tmp_path)
+    s = tiny_settings.model_copy(update={"reranker_path": d})
+    assert load_default_reranker(s).top_n >= 1
+    with open(d / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(UnavailableError, match=r"model.onnx does not match its manifest \(sha256\)"):
+        load_default_reranker(s)
+    (d / "model.onnx").unlink()
+    with pytest.raises(UnavailableError, match=r"the reranker file .*model.onnx is missing"):
+        load_default_reranker(s)

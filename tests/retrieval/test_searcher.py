@@ -13,12 +13,13 @@ def test_hybrid_is_rrf_of_legs(tiny_searcher):
     b = s.search("kv cache", 10, "bm25")
     d = s.search("kv cache", 10, "dense")
     h = s.search("kv cache", 10, "hybrid")
-    expected = rrf({"bm25": ids(b), "dense": ids(d)}, 60)
+    st = tiny_searcher.settings
+    expected = rrf({"bm25": ids(b), "dense": ids(d)}, st.rrf_k, {"bm25": st.weight_bm25, "dense": st.weight_dense})
     assert [(x.id, x.score) for x in h.hits] == [(i, pytest.approx(v)) for i, v in expected[:10]]
     top = h.hits[0]
     assert top.legs["bm25"].rank == ids(b).index(top.id) + 1
     assert top.legs["dense"].rank == ids(d).index(top.id) + 1
-    assert h.params["rrf_k"] == 60
+    assert h.params["rrf_k"] == st.rrf_k == 10 and h.params["weights"] == {"bm25": 1.0, "dense": 0.7}
 
 
 def test_rollup_one_hit_per_question_and_explain(tiny_searcher):
@@ -60,7 +61,7 @@ def test_k_is_upper_bound_and_bad_input(tiny_searcher):
         tiny_searcher.search("cache", 5000)
     with pytest.raises(UnknownNameError, match="unknown mode 'fast'; choose one of: bm25, dense, full, hybrid"):
         tiny_searcher.search("cache", 5, "fast")
-    with pytest.raises(UnavailableError, match="mode 'full' needs a trained cross-encoder"):
+    with pytest.raises(UnavailableError, match="mode 'full' needs the cross-encoder reranker"):
         tiny_searcher.search("cache", 5, "full")
 
 

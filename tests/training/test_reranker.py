@@ -3,8 +3,6 @@ errors (missing base weights, an unknown loss)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import qbank.index.dense
@@ -39,47 +37,86 @@ def test_unknown_loss(tiny_settings):
 
 
 # ---------------------------------------------------------------------------- training on the micro-bank
-def test_training_few_steps_save_reload_and_full_mode(tiny_index, tiny_settings):
+TINY_QUERIES = [  # qid, text, style, seed, split; every query judged over the whole tiny bank
+    ("T1", "how large is the KV cache of a 70B model", "learner", "E3-81", "train"),
+    ("T2", "compress embedding vectors for nearest neighbour search", "paraphrase", "E3-82", "train"),
+    ("T3", "draft model proposes tokens the big model verifies", "paraphrase", "E3-83", "train"),
+    ("T4", "stable softmax implementation overflow", "keywords", "E12-466", "train"),
+    ("T5", "sharing keys and values across attention heads", "paraphrase", "E1-3", "dev"),
+    ("T6", "why divide attention scores by the square root of the dimension", "learner", "E1-2", "dev"),
+]
+TINY_RELEVANT = {"T1": {"E3-81": 2, "E12-467": 1}, "T2": {"E3-82": 2}, "T3": {"E3-83": 2},
+                 "T4": {"E12-466": 2, "E1-2": 1}, "T5": {"E1-3": 2, "E3-81": 1}, "T6": {"E1-2": 2}}
+
+
+def write_tiny_training_data(folder, questions):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "queries.tsv").write_text("".join("\t".join(r) + "\n" for r in TINY_QUERIES))
+    (folder / "qrels.tsv").write_text("".join(f"{qid} 0 {q.id} {TINY_RELEVANT[qid].get(q.id, 0)}\n"
+                                              for qid, *_ in TINY_QUERIES for q in questions))
+    return folder
+
+
+TINY_CFG = TrainConfig(layers=1, max_length=48, negatives=3, hard=2, mine_depth=10, batch_groups=2, seed=3,
+                       top_n_grid=(5,), combine_grid=(("replace", 1.0), ("interpolate", 0.5)),
+                       ce_weight_grid=(0.0, 0.5))
+
+
+def test_judged_groups_use_only_judged_negatives(tiny_index, tiny_settings, tmp_path):
     from qbank.retrieval.searcher import Searcher
-    from qbank.training.reranker import groups_sha256, mine_bank_groups, train_default_reranker
+    from qbank.training.data import load_training_data
+    from qbank.training.judged import judged_groups
 
-    cfg = TrainConfig(layers=1, max_length=48, per_question=3, batch_groups=8, dev_fraction=0.2, seed=3,
-                      combine_grid=(("replace", 1.0), ("interpolate", 0.5)))
+    data = load_training_data(write_tiny_training_data(tmp_path / "td", tiny_index.questions))
     searcher = Searcher(tiny_index, tiny_settings)
-    g1, dev1, _ = mine_bank_groups(searcher, cfg)
-    g2, dev2, _ = mine_bank_groups(searcher, cfg)
-    assert groups_sha256(g1) == groups_sha256(g2) and dev1 == dev2  # seeded
-    held_out = {q for q, _ in dev1}
-    assert not held_out & {g.query for g in g1}  # no dev query is trained on
-    for g in g1:
+    groups = judged_groups(searcher, data, "train", negatives=3, hard=2, depth=10, seed=1)
+    # T1: E3-81 (2) and E12-467 (1) each give a group; T2, T3, T4 one (T4's grade-1 too) → 6
+    assert len(groups) == 6 and all(len(g.negatives) == 3 for g in groups)
+    docs = {q.id: q.full_text() for q in tiny_index.questions}
+    for g in groups:
         assert g.positive not in g.negatives
+    t1 = [g for g in groups if g.query.startswith("how large")]
+    top = next(g for g in t1 if g.positive == docs["E3-81"])
+    below = next(g for g in t1 if g.positive == docs["E12-467"])
+    assert docs["E12-467"] in top.negatives  # a grade-1 question is a negative for the grade-2 one
+    assert docs["E3-81"] not in below.negatives  # never a better-graded question
+    assert groups == judged_groups(searcher, data, "train", negatives=3, hard=2, depth=10, seed=1)  # seeded
+    assert not any(g.query.startswith(("sharing", "why divide")) for g in groups)  # dev stays out
 
-    man = train_default_reranker(tiny_settings, cfg, progress=False, searcher=searcher)
+
+def test_training_few_steps_export_reload_and_full_mode(tiny_index, tiny_settings, tmp_path):
+    from qbank.retrieval.rerank import read_manifest
+    from qbank.retrieval.searcher import Searcher
+    from qbank.training.reranker import train_default_reranker
+
+    data_dir = write_tiny_training_data(tmp_path / "td", tiny_index.questions)
+    searcher = Searcher(tiny_index, tiny_settings)
+    man = train_default_reranker(tiny_settings, TINY_CFG, progress=False, searcher=searcher, data_dir=data_dir)
     d = tiny_settings.reranker_dir
-    assert (d / "manifest.json").exists() and (d / "model" / "config.json").exists()
-    assert man["layers"] == 1 and man["training"]["steps"] >= 1 and man["base_weights_hash"]
-    assert man["combine"]["method"] in ("replace", "interpolate")
-    assert json.loads((d / "model" / "config.json").read_text())["num_hidden_layers"] == 1
-
+    assert sorted(p.name for p in d.iterdir()) == ["manifest.json", "model.onnx", "tokenizer.json"]
+    assert man == read_manifest(d) and man["format"] == "onnx-int8" and man["layers"] == 1
+    assert man["training"]["steps"] == 3 and man["data"]["groups_total"] == 6  # 6 groups, 2 per step
+    assert set(man["dev_table"]) == {"hybrid", "replace:1.0:5", "interpolate:0.5:5", "learned:0.0:5",
+                                     "learned:0.5:5"}
+    assert man["combine"]["top_n"] == 5 and man["combine"]["dev_ndcg@10"] == max(
+        v for k, v in man["dev_table"].items() if k != "hybrid")
     assert reranker_available(tiny_settings)
-    fresh = Searcher(tiny_index, tiny_settings)
-    res = fresh.search("KV cache memory", 3, "full")
-    assert 1 <= len(res.hits) <= 3 and "rerank" in res.timings_ms
-    assert "rerank" in res.hits[0].legs and res.hits[0].to_dict()["legs"]["rerank"]["rank"] >= 1
-    # reloading gives the same scores as the model that was just trained
+    res = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
+    assert 1 <= len(res.hits) <= 3 and "rerank" in res.timings_ms and "rerank" in res.hits[0].legs
     again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
     assert [h.id for h in again.hits] == [h.id for h in res.hits]
-    assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-5)
+    assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-6)
 
 
 def test_training_is_deterministic(tiny_index, tiny_settings, tmp_path):
     from qbank.retrieval.searcher import Searcher
     from qbank.training.reranker import train_default_reranker
 
-    cfg = TrainConfig(layers=1, max_length=32, per_question=2, batch_groups=8, dev_fraction=0.2, seed=5,
-                      combine_grid=(("replace", 1.0),))
+    data_dir = write_tiny_training_data(tmp_path / "td", tiny_index.questions)
     searcher = Searcher(tiny_index, tiny_settings)
-    a = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "a", searcher=searcher)
-    b = train_default_reranker(tiny_settings, cfg, progress=False, out_dir=tmp_path / "b", searcher=searcher)
+    a = train_default_reranker(tiny_settings, TINY_CFG, progress=False, out_dir=tmp_path / "a", searcher=searcher,
+                               data_dir=data_dir)
+    b = train_default_reranker(tiny_settings, TINY_CFG, progress=False, out_dir=tmp_path / "b", searcher=searcher,
+                               data_dir=data_dir)
     assert a["data"]["groups_sha256"] == b["data"]["groups_sha256"]
-    assert a["model_weights_hash"] == b["model_weights_hash"]
+    assert a["files"] == b["files"] and a["combine"] == b["combine"]

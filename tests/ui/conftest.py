@@ -28,6 +28,7 @@ def ui_env(ui_settings, monkeypatch):
     """Point the app's environment (QBANK_*) at the tiny index."""
     s = ui_settings
     for name, value in {"QBANK_INDEX_DIR": s.index_dir, "QBANK_BANK": s.bank, "QBANK_CACHE_DIR": s.cache_dir,
-                        "QBANK_CHAPTERS_DIR": s.chapters_dir, "QBANK_EMBEDDING_MODEL": "hashing-256"}.items():
+                        "QBANK_CHAPTERS_DIR": s.chapters_dir, "QBANK_EMBEDDING_MODEL": "hashing-256",
+                        "QBANK_USE_CORELEVANCE": "false", "QBANK_RERANKER_PATH": s.reranker_path}.items():
         monkeypatch.setenv(name, str(value))
     return s

@@ -83,7 +83,7 @@ def test_search_bad_input_is_422_json(ui_client, params, needle):
 def test_full_mode_unavailable(ui_client):
     r = ui_client.get("/search", params={"q": "KV cache", "mode": "full"})
     assert r.status_code == 409
-    assert "needs a trained cross-encoder reranker" in r.json()["detail"]
+    assert "needs the cross-encoder reranker" in r.json()["detail"]
 
 
 def test_question_and_404(ui_client):
@@ -161,12 +161,28 @@ def test_studyset_malformed_json(ui_client):
     assert r.status_code == 422 and "detail" in r.json()
 
 
+def wait_for(client, r, timeout=60.0):
+    """Poll an evaluation job until it is done or failed."""
+    import time
+
+    assert r.status_code == 202, r.text
+    url = r.headers["location"]
+    assert url == r.json()["url"]
+    t = time.time()
+    while time.time() - t < timeout:
+        j = client.get(url).json()
+        if j["status"] in ("done", "failed"):
+            return j
+        time.sleep(0.05)
+    raise AssertionError("evaluation job did not finish")
+
+
 def test_eval_inline(ui_client):
     body = {"modes": ["bm25", "hybrid"], "queries": {"q1": "product quantization", "q2": "KV cache memory"},
             "qrels": {"q1": {"E3-16": 2}, "q2": {"E2-7": 2, "E2-8": 2}}, "k": 10}
-    r = ui_client.post("/eval", json=body)
-    assert r.status_code == 200, r.text
-    d = r.json()
+    job = wait_for(ui_client, ui_client.post("/eval", json=body))
+    assert job["status"] == "done" and job["queries"] == 2 and job["modes"] == ["bm25", "hybrid"]
+    d = job["report"]
     assert d["n_queries"] == 2 and d["primary_metric"] == "ndcg@10"
     assert set(d["metrics"]) == {"bm25", "hybrid"} and d["metrics"]["bm25"]["recall@10"] == 1.0
     assert "hybrid" in d["significance"]
@@ -174,9 +190,25 @@ def test_eval_inline(ui_client):
 
 def test_eval_golden_default(ui_client):
     # the golden set judges the real bank: on the tiny bank its ids are unknown, which is reported, not a 500
-    r = ui_client.post("/eval", json={"modes": ["bm25"]})
-    assert r.status_code == 200, r.text
-    assert r.json()["n_queries"] > 50 and r.json()["warnings"]
+    job = wait_for(ui_client, ui_client.post("/eval", json={"modes": ["bm25"]}))
+    assert job["report"]["n_queries"] > 50 and job["report"]["warnings"]
+
+
+def test_eval_jobs_are_bounded(ui_client, monkeypatch):
+    import qbank.ui.api.evals as ev
+
+    body = {"modes": ["bm25"], "queries": {"q1": "kv cache"}, "qrels": {"q1": {"E2-7": 2}}}
+    monkeypatch.setattr(ev, "EVAL_TIME_LIMIT_S", 0.0)  # every job runs out of time at once
+    job = wait_for(ui_client, ui_client.post("/eval", json=body))
+    assert job["status"] == "failed" and "time limit" in job["error"] and job["report"] is None
+    monkeypatch.setattr(ev, "MAX_EVAL_PENDING", 0)  # the queue is full
+    r = ui_client.post("/eval", json=body)
+    assert r.status_code == 429 and "already queued or running" in r.json()["detail"]
+    r = ui_client.post("/eval", json={"modes": ["bm25", "dense", "hybrid", "full"],
+                                      "queries": {str(i): "kv" for i in range(200)}, "qrels": {"0": {"E2-7": 1}}})
+    assert r.status_code == 422 and "more than the API's 600 searches" in r.json()["detail"]
+    r = ui_client.get("/eval/nope")
+    assert r.status_code == 404 and "no evaluation job 'nope'" in r.json()["detail"]
 
 
 @pytest.mark.parametrize(("body", "needle"), [
@@ -240,3 +272,44 @@ def test_hit_model_carries_every_field_of_a_hit(ui_searcher):
         assert set(d) <= set(HitModel.model_fields), set(d) - set(HitModel.model_fields)
         assert HitModel(**d).model_dump(exclude_unset=True) == d
     assert p_hit.to_dict()["cited_by"] == ["E3-16"]
+
+
+@pytest.mark.parametrize("body", [
+    '{"topics": ["kv cache"], "lambda": NaN}',
+    '{"topics": ["kv cache"], "minutes": Infinity}',
+    '{"topics": ["kv cache"], "dup_threshold": -Infinity}',
+    '{"topics": ["kv cache"], "size": NaN}',
+    '{"topics": ["kv cache"], "mix": {"W": NaN}}',
+])
+def test_non_finite_numbers_are_a_422_and_the_connection_survives(ui_client, body):
+    r = ui_client.post("/studysets", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    d = r.json()
+    assert d["detail"] and all(isinstance(e["input"], (str, int, float, type(None))) for e in d["errors"])
+    assert ui_client.get("/healthz").status_code == 200  # the next request on the client still works
+
+
+def test_validation_errors_never_echo_unbounded_input(ui_client):
+    long_id = "E5-" + "9" * 100_000
+    r = ui_client.post("/eval", json={"modes": ["bm25"], "queries": {"q": "kv"}, "qrels": {"q": {"x": 1}},
+                                      "k": long_id})
+    assert r.status_code == 422 and len(r.text) < 2_000
+    assert "100,003 characters" in r.json()["errors"][0]["input"]
+
+
+def test_request_body_over_the_limit_is_a_413(ui_client):
+    from qbank.ui.api import MAX_BODY_BYTES
+
+    big = '{"topics": ["' + "x" * (MAX_BODY_BYTES + 10) + '"]}'
+    r = ui_client.post("/studysets", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "request body over 1,000,000 bytes" in r.json()["detail"]
+
+    def chunks():  # no content-length: streamed, counted as it arrives
+        yield b'{"topics": ["'
+        for _ in range(20):
+            yield b"y" * 100_000
+        yield b'"]}'
+
+    r = ui_client.post("/studysets", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert ui_client.get("/healthz").status_code == 200

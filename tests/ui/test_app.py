@@ -93,7 +93,7 @@ def test_search_filter_matching_nothing_and_bad_mode(ui_app):
     assert cards(at) == []
     assert [i.value for i in at.info] == ["no question matches these filters"]
     at.sidebar.selectbox(key="mode").set_value("full").run()
-    assert "needs a trained cross-encoder reranker" in at.error[0].value
+    assert "needs the cross-encoder reranker" in at.error[0].value
     assert not at.exception
 
 

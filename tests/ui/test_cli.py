@@ -6,6 +6,13 @@ import pytest
 from qbank.ui.cli import main
 
 
+@pytest.fixture
+def tiny_cli(monkeypatch):
+    """The CLI reads QBANK_* like a user's shell: point it at the tiny index's settings."""
+    monkeypatch.setenv("QBANK_EMBEDDING_MODEL", "hashing-256")
+    monkeypatch.setenv("QBANK_USE_CORELEVANCE", "false")
+
+
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -31,6 +38,7 @@ def test_show_text_and_unknown(capsys):
 
 
 def test_ingest_counts(capsys, tmp_path):
+    (tmp_path / "none").mkdir(exist_ok=True)
     code, out, _ = run(capsys, "ingest", "--out", str(tmp_path), "--chapters", str(tmp_path / "none"))
     assert code == 0
     assert out.startswith("535 questions kept of 535 question lines (0 skipped, 0 warnings)")
@@ -39,6 +47,7 @@ def test_ingest_counts(capsys, tmp_path):
 
 
 def test_ingest_reports_sample_queries(capsys, tmp_path):
+    (tmp_path / "none").mkdir(exist_ok=True)
     code, out, _ = run(capsys, "ingest", "--out", str(tmp_path), "--chapters", str(tmp_path / "none"))
     assert "expansions:    3210 sample queries for 535 questions from " in out
 
@@ -73,7 +82,7 @@ def test_chapters_json(capsys):
     assert sum(1 for c in cat if c["cited_by"]) == 110
 
 
-def test_search_errors(capsys, tiny_index, tiny_settings):
+def test_search_errors(capsys, tiny_index, tiny_settings, tiny_cli):
     idx = str(tiny_settings.index_dir)
     bank = str(tiny_settings.bank)
     code, out, err = run(capsys, "search", "  ", "--index-dir", idx, "--bank", bank)
@@ -87,8 +96,7 @@ def test_search_errors(capsys, tiny_index, tiny_settings):
 
 
 @pytest.mark.parametrize("fmt", ["json", "table"])
-def test_search_output(capsys, tiny_index, tiny_settings, monkeypatch, fmt):
-    monkeypatch.setenv("QBANK_EMBEDDING_MODEL", "hashing-256")
+def test_search_output(capsys, tiny_index, tiny_settings, tiny_cli, fmt):
     code, out, err = run(capsys, "search", "kv cache", "--k", "3", "--format", fmt, "--index-dir",
                          str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank))
     assert code == 0
@@ -100,7 +108,7 @@ def test_search_output(capsys, tiny_index, tiny_settings, monkeypatch, fmt):
         assert "E3-81" in out
 
 
-def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path):
+def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path, tiny_cli):
     q = tmp_path / "q.tsv"
     q.write_text("a\tkv cache\nb\tsoftmax\n")
     out_file = tmp_path / "run.trec"
@@ -119,3 +127,37 @@ def test_cli_registration():
     register(sub)
     args = ap.parse_args(["train-reranker", "--layers", "3", "--loss", "bce", "--seed", "7"])
     assert (args.layers, args.loss, args.seed) == (3, "bce", 7)
+
+
+def test_eval_related_modes_need_a_related_set(capsys):
+    code, out, err = run(capsys, "eval", "--set", "related", "--mode", "hybrid")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "queries are question ids: use --mode related,mlt (got hybrid)" in err
+    code, out, err = run(capsys, "eval", "--mode", "related,mlt")
+    assert code == 2 and "related modes take a related set" in err and err.count("\n") == 1
+
+
+def test_serve_with_a_missing_index_is_one_line(capsys, tmp_path, tiny_cli):
+    code, out, err = run(capsys, "serve", "--index-dir", str(tmp_path / "none"), "--bank", str(tmp_path / "b.txt"))
+    assert code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_bad_cli_input_is_one_line_and_exit_2(capsys, tmp_path):
+    cases = [
+        ("show", "E5-" + "9" * 5000),  # an id too long to be a number: unknown, not a crash
+        ("search", "kv \udcff cache"),  # bytes that are not UTF-8 (PEP 383 surrogates)
+        ("eval", "--queries", str(tmp_path), "--qrels", str(tmp_path)),  # folders, not files
+    ]
+    inf = tmp_path / "q.qrels"
+    inf.write_text("q1 0 E1-1 inf\n")
+    qs = tmp_path / "q.tsv"
+    qs.write_text("q1\tkv cache\n")
+    cases.append(("eval", "--queries", str(qs), "--qrels", str(inf), "--mode", "bm25"))
+    (tmp_path / "empty").mkdir()
+    cases.append(("ingest", "--out", "/proc/qbank-cannot-write-here", "--chapters", str(tmp_path / "empty")))
+    cases.append(("ingest", "--out", str(tmp_path / "o"), "--chapters", str(tmp_path / "no-such-folder")))
+    cases.append(("studyset", "--topic", "kv cache", "--mix", ",,,"))
+    for argv in cases:
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, (argv[:2], err[:300])
+        assert "internal error" not in err and len(err) < 400

@@ -20,6 +20,50 @@ from qbank.errors import QbankError
 from qbank.ui.api import deps, evals, meta, questions, search, studysets
 
 ROUTERS = (meta.router, search.router, questions.router, studysets.router, evals.router)
+MAX_BODY_BYTES = 1_000_000  # the largest request body accepted (413 above it)
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413 with a JSON body, whether it
+    declares its length or streams it chunked; nothing past the limit is read into memory (uvicorn
+    checks a declared length against the bytes that arrive)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(send)
+        if declared is not None:
+            return await self.app(scope, receive, send)
+        # streamed (chunked) body: read it up to the limit first, then hand it on
+        messages, seen = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                return await self._too_large(send)
+            if not message.get("more_body", False):
+                break
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send):
+        import json
+
+        body = json.dumps({"detail": f"request body over {self.limit:,} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings | None = None, searcher=None, build_if_missing: bool = False) -> FastAPI:
@@ -45,6 +89,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
     app.add_exception_handler(Exception, deps.internal_error)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(BodyLimit)
     return app
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import threading
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -41,14 +43,42 @@ def status_for(err: QbankError) -> int:
     return 400
 
 
+_RELOAD = threading.Lock()
+
+
 def get_searcher(request: Request):
+    """The app's searcher; after a rebuild (a new index generation, ``qbank.index.generations``) the
+    next request loads the new one and swaps it in, while requests already running finish on the
+    old one — never a mix of the two."""
     s = request.app.state.searcher
     if s is None:  # used without its lifespan (e.g. a TestClient outside `with`)
         from qbank.retrieval.engine import open_searcher
 
         s = request.app.state.searcher = open_searcher(request.app.state.settings,
                                                        build_if_missing=request.app.state.build_if_missing)
+    elif _newer_generation(s, request.app):
+        with _RELOAD:
+            s = request.app.state.searcher
+            if _newer_generation(s, request.app):
+                from qbank.index.generations import current_generation
+                from qbank.retrieval.engine import open_searcher
+
+                gen = current_generation(s.settings.index_dir)
+                try:
+                    s = request.app.state.searcher = open_searcher(s.settings, warm=True)
+                    log.info("serving index generation %s", gen)
+                except QbankError as e:  # e.g. built from another bank: keep serving the old generation
+                    request.app.state.refused_generation = gen
+                    log.warning("not switching to index generation %s: %s", gen, e)
     return s
+
+
+def _newer_generation(searcher, app) -> bool:
+    from qbank.index.generations import current_generation
+
+    now = current_generation(searcher.settings.index_dir)
+    return (now is not None and now != searcher.index.manifest.get("generation")
+            and now != getattr(app.state, "refused_generation", None))
 
 
 SearcherDep = Annotated[Any, Depends(get_searcher)]
@@ -62,16 +92,19 @@ def find_question(searcher, qid: str):
 
 
 async def qbank_error(request: Request, exc: QbankError):
-    return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+    return JSONResponse({"detail": exc.short()}, status_code=status_for(exc))
 
 
 async def validation_error(request: Request, exc: RequestValidationError):
     errs = exc.errors()
     parts = []
-    for e in errs:
-        loc = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
-        parts.append(f"{loc}: {e.get('msg', 'invalid')}" if loc else str(e.get("msg", "invalid")))
+    for e in errs[:10]:
+        loc = ".".join(str(_short(x)) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
+        msg = _short(str(e.get("msg", "invalid")))
+        parts.append(f"{loc}: {msg}" if loc else str(msg))
     detail = "; ".join(parts) or "invalid request"
+    if len(errs) > 10:
+        detail += f"; and {len(errs) - 10} more"
     return JSONResponse({"detail": detail, "errors": _jsonable(errs)}, status_code=422)
 
 
@@ -80,12 +113,24 @@ async def internal_error(request: Request, exc: Exception):  # never a traceback
     return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"}, status_code=500)
 
 
+ECHO_CHARS = 100  # an error never echoes more of the client's input than this
+
+
+def _short(v) -> str | int | bool | None:
+    """A bounded, JSON-safe echo: NaN/±Infinity and containers become (truncated) strings."""
+    if v is None or isinstance(v, bool):
+        return v
+    if isinstance(v, int) and abs(v) < 10**15:
+        return v
+    if isinstance(v, float) and math.isfinite(v):
+        return v
+    text = v if isinstance(v, str) else repr(v)
+    return text if len(text) <= ECHO_CHARS else text[:ECHO_CHARS] + f"… ({len(text):,} characters)"
+
+
 def _jsonable(errs: list[dict]) -> list[dict]:
     out = []
     for e in errs:
-        out.append({k: (v if isinstance(v, (str, int, float, bool, type(None), list, tuple)) else str(v))
-                    for k, v in e.items() if k in ("type", "loc", "msg", "input")})
-    for e in out:
-        if isinstance(e.get("input"), (dict, list)) or not isinstance(e.get("input"), (str, int, float, type(None))):
-            e["input"] = str(e.get("input"))[:200]
+        out.append({"type": str(e.get("type", "")), "msg": _short(str(e.get("msg", "invalid"))),
+                    "loc": [_short(x) for x in e.get("loc", ())], "input": _short(e.get("input"))})
     return out

@@ -15,4 +15,4 @@ def healthz(searcher: SearcherDep) -> dict:
     idx = searcher.index
     return {"status": "ok", "questions": len(idx.questions), "chunks": len(idx.chunks), "dense": idx.has_dense,
             "embedding_model": idx.manifest["embedding"]["model"] if idx.has_dense else None,
-            "index_dir": str(idx.path)}
+            "index_dir": str(idx.path), "generation": idx.manifest.get("generation")}

@@ -116,7 +116,8 @@ class StudySetRequest(BaseModel):
     dup_threshold: float = Field(0.92, gt=0.0, le=1.0)
     format: Literal["json", "md", "csv", "anki"] = "json"
 
-    model_config = {"populate_by_name": True}
+    # NaN / ±Infinity (which Python's JSON parser accepts) are refused as 422, never passed on
+    model_config = {"populate_by_name": True, "allow_inf_nan": False}
 
 
 class StudyItemModel(BaseModel):
@@ -156,6 +157,8 @@ class EvalRequest(BaseModel):
     qrels: dict[str, dict[str, int]] | None = Field(None, description="inline qrels {qid: {doc_id: grade}}")
     k: int = Field(100, ge=1, le=MAX_K)
 
+    model_config = {"allow_inf_nan": False}
+
 
 class EvalResponse(BaseModel):
     dataset: str
@@ -168,6 +171,17 @@ class EvalResponse(BaseModel):
     warnings: list[str]
 
 
+class EvalJob(BaseModel):
+    job: str
+    status: Literal["queued", "running", "done", "failed"]
+    url: str
+    queries: int
+    modes: list[str]
+    seconds: float | None = None  # how long it ran (done or failed)
+    report: EvalResponse | None = None  # when done
+    error: str | None = None  # when failed
+
+
 class Health(BaseModel):
     status: str
     questions: int
@@ -175,3 +189,4 @@ class Health(BaseModel):
     dense: bool
     embedding_model: str | None
     index_dir: str
+    generation: str | None = None  # the index generation being served (changes after a rebuild)

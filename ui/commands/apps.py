@@ -15,10 +15,16 @@ UI_SCRIPT = Path(__file__).resolve().parents[1] / "app.py"
 def cmd_serve(args) -> int:
     import uvicorn
 
+    from qbank.retrieval.engine import open_searcher
     from qbank.ui.api import create_app
 
-    app = create_app(settings_from_args(args), build_if_missing=args.build)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # the index is opened before the server starts: a missing or broken one is one line and exit 2
+    searcher = open_searcher(settings_from_args(args), build_if_missing=args.build, warm=True)
+    app = create_app(searcher=searcher)
+    # idle keep-alive connections close after 5 s, headers are capped at 16 KB, and past
+    # --max-connections concurrent connections new ones get 503 instead of queueing without bound
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=5,
+                h11_max_incomplete_event_size=16 * 1024, limit_concurrency=args.max_connections)
     return 0
 
 
@@ -52,6 +58,8 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--build", action="store_true", help="build the index first if it is missing")
     p.add_argument("--log-level", default="info")
+    p.add_argument("--max-connections", type=int, default=128,
+                   help="concurrent connections before new ones get 503 (default 128)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("ui", help="run the Streamlit app (search, question, study set, evals)")

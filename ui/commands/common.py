@@ -11,12 +11,16 @@ from pathlib import Path
 def settings_from_args(args):
     """The settings object, with ``--bank``/``--index-dir``/``--chapters`` applied over the environment."""
     from qbank.config import Settings
+    from qbank.errors import QbankError
 
     over = {}
-    for name in ("bank", "index_dir", "chapters_dir"):
+    for name in ("bank", "index_dir", "chapters_dir", "chapters"):
         v = getattr(args, name, None)
         if v is not None:
-            over[name] = Path(v)
+            over["chapters_dir" if name == "chapters" else name] = Path(v)
+    ch = over.get("chapters_dir")
+    if ch is not None and not ch.is_dir():  # a folder named on purpose must exist (the default may not)
+        raise QbankError(f"--chapters {ch}: no such folder")
     return Settings(**over)
 
 

@@ -86,14 +86,11 @@ def cmd_build(args) -> int:
     print_expansions(corpus)
     t = rep.seconds
     print(f"indexed {sm['questions']} questions, {sm['passages']} chapter passages → {rep.chunks} chunks "
-          f"({rep.vectors} with vectors: {rep.embedded} embedded now, {rep.vectors - rep.embedded} from the cache) "
+          f"({rep.vectors} with vectors; of {rep.texts} texts to embed, chunks and whole questions: {rep.embedded} "
+          f"embedded now, {rep.texts - rep.embedded} from the cache) "
           f"in {t['total']:.1f} s "
           f"(model {t['load_model']:.1f} s, embed {t['embed']:.1f} s, ANN {t['ann']:.2f} s)")
     print(f"wrote {rep.path}")
-    if getattr(args, "with_reranker", False):
-        from qbank.training.reranker import train_default_reranker
-
-        train_default_reranker(s)
     return 0
 
 
@@ -120,5 +117,4 @@ def register(sub) -> None:
     p = sub.add_parser("build", help="ingest + index (BM25 and dense vectors), with a progress bar")
     add_common(p)
     p.add_argument("--chapters", dest="chapters_dir", metavar="DIR", help="folder of chapter files")
-    p.add_argument("--with-reranker", action="store_true", help="also train the offline reranker (minutes)")
     p.set_defaults(func=cmd_build)

@@ -20,10 +20,25 @@ def cmd_eval(args) -> int:
         raise EvalDataError("give --set NAME, --queries F --qrels F or --dataset DIR, one of them")
     if bool(args.queries) != bool(args.qrels):
         raise EvalDataError("--queries and --qrels go together")
-    from qbank.retrieval.modes import parse_modes
+    from qbank.eval.mlt import DEFAULT_RELATED_MODES, RELATED_MODES
+    from qbank.eval.sets import RELATED_SETS
+    from qbank.retrieval.modes import EVAL_DEFAULT_MODES, parse_modes
     from qbank.retrieval.rerank import reranker_available
 
-    modes = parse_modes(args.mode, reranker_available(s))
+    related_set = args.set in RELATED_SETS
+    text = args.mode or ",".join(DEFAULT_RELATED_MODES if related_set else EVAL_DEFAULT_MODES)
+    wanted = [m.strip() for m in text.split(",") if m.strip()]
+    if related_set or (wanted and all(m in RELATED_MODES for m in wanted)):
+        if not related_set and not (args.queries and args.qrels):
+            raise EvalDataError("related modes take a related set: --set related, or --queries/--qrels whose "
+                                "queries are question ids")
+        bad = [m for m in wanted if m not in RELATED_MODES]
+        if bad or not wanted:
+            raise EvalDataError(f"the {args.set or 'given'} set's queries are question ids: use --mode "
+                                f"{','.join(RELATED_MODES)} (got {', '.join(bad) or 'none'})")
+        modes = list(dict.fromkeys(wanted))
+    else:
+        modes = parse_modes(text, reranker_available(s))
     if args.dataset:
         from qbank.eval.beir import beir_searcher
 
@@ -61,12 +76,14 @@ def cmd_eval(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate retrieval modes side by side (golden set, TREC pair or BEIR dataset)")
     add_common(p)
-    p.add_argument("--set", metavar="NAME", help="a shipped query set: golden (default), heldout or pasted")
+    p.add_argument("--set", metavar="NAME",
+                   help="a shipped query set: golden (default), heldout, pasted or related (seed ids; modes related,mlt)")
     p.add_argument("--queries", metavar="F", help="queries: TSV 'qid<TAB>text' or JSONL (default: the golden set)")
     p.add_argument("--qrels", metavar="F", help="TREC qrels 'qid 0 doc grade' or BEIR TSV")
     p.add_argument("--dataset", metavar="DIR", help="a BEIR dataset folder (indexed into its own index)")
     p.add_argument("--split", default="test", help="BEIR qrels split (default test)")
-    p.add_argument("--mode", default="bm25,dense,hybrid", help="comma-separated modes, or 'all'")
+    p.add_argument("--mode", help="comma-separated modes, or 'all' (default bm25,dense,hybrid; "
+                   "on the related set related,mlt)")
     p.add_argument("--k", type=int, default=100, help="depth of each run (default 100)")
     p.add_argument("--out", metavar="DIR", help="write TREC runs and JSON/Markdown reports here")
     p.add_argument("--format", choices=("md", "json"), default="md")

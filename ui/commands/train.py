@@ -19,7 +19,7 @@ def cmd_train_reranker(args) -> int:
 
     s = settings_from_args(args)
     over = {}
-    for name in ("seed", "layers", "epochs", "per_question", "loss", "max_length", "queries"):
+    for name in ("seed", "layers", "epochs", "loss", "max_length", "max_groups"):
         v = getattr(args, name, None)
         if v is not None:
             over[name] = v
@@ -36,28 +36,34 @@ def cmd_train_reranker(args) -> int:
         from qbank.retrieval.engine import open_searcher
 
         open_searcher(s, build_if_missing=True, progress_factory=progress_factory("embedding"))
-    manifest = train_default_reranker(s, cfg, progress=True)
+    from pathlib import Path
+
+    manifest = train_default_reranker(s, cfg, progress=True, out_dir=Path(args.out) if args.out else None,
+                                      data_dir=Path(args.data) if args.data else None)
     if args.format == "json":
         print(json.dumps(manifest, indent=1, ensure_ascii=False))
     else:
         tr, comb = manifest["training"], manifest["combine"]
-        print(f"reranker: MiniLM first {manifest['layers']} layers, {manifest['data']['groups_total']:,} training "
-              f"queries ({tr['pairs_seen']:,} pairs), {tr['total_seconds']:.0f} s; combines with the fused score "
-              f"by {comb['method']} (w={comb['weight']}); `qbank search --mode full` now uses it")
-        print(f"wrote {s.reranker_dir}", file=sys.stderr)
+        print(f"reranker: MiniLM first {manifest['layers']} layers, int8 ONNX, {manifest['data']['groups_total']:,} "
+              f"training groups ({tr['pairs_seen']:,} pairs), {tr['total_seconds']:.0f} s; dev nDCG@10 "
+              f"{comb['dev_ndcg@10']} (hybrid {comb['dev_hybrid_ndcg@10']}) rescoring the top {comb['top_n']} by "
+              f"{comb['method']} (w={comb['weight']})")
+        print(f"wrote {args.out or s.reranker_dir}", file=sys.stderr)
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("train-reranker",
-                       help="train the offline cross-encoder reranker for --mode full (minutes; seeded)")
+                       help="retrain the cross-encoder reranker of --mode full from the judged data (minutes; seeded)")
     add_common(p)
     p.add_argument("--seed", type=int, help="random seed (default 13)")
     p.add_argument("--layers", type=int, help="keep the first N of MiniLM's 6 layers (default 2)")
-    p.add_argument("--epochs", type=int, help="passes over the training queries (default 1)")
-    p.add_argument("--per-question", dest="per_question", type=int, help="pseudo-queries per question (default 6)")
+    p.add_argument("--epochs", type=int, help="passes over the training groups (default 1)")
+    p.add_argument("--max-groups", dest="max_groups", type=int,
+                   help="train on at most N groups, grade-2 ones first (default: all)")
     p.add_argument("--loss", help="listwise | bce | margin (default listwise)")
-    p.add_argument("--queries", help="training queries: templates | expansions | both (default templates)")
+    p.add_argument("--data", metavar="DIR", help="judged training data (default data/training)")
+    p.add_argument("--out", metavar="DIR", help="write the model here (default data/reranker, the shipped one)")
     p.add_argument("--max-length", dest="max_length", type=int, help="word pieces per pair (default 128)")
     p.add_argument("--scifact", metavar="DIR", help="also train on a BEIR SciFact folder's train split")
     p.add_argument("--build", action="store_true", help="build the index first if it is missing")
