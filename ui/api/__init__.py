@@ -90,7 +90,49 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit)
+    app.openapi = lambda: _openapi(app)
     return app
+
+
+ERROR_BODY = {"type": "object", "title": "ErrorBody", "required": ["detail"],
+              "properties": {"detail": {"type": "string", "description": "one line: what went wrong, what to do"},
+                             "errors": {"type": "array", "items": {"type": "object"},
+                                        "description": "422 only: each invalid field (input echoed ≤ 100 chars)"}}}
+ERROR_RESPONSES = {
+    "400": "a request qbank cannot serve as asked",
+    "404": "an unknown question id or evaluation job",
+    "409": "mode `full` without a reranker, or a dense mode on a BM25-only index",
+    "413": "a request body over 1 MB",
+    "422": "invalid input: a bad or out-of-range value, NaN/Infinity, an unknown filter value or mode",
+    "503": "no usable index (missing, stale or corrupted): run `qbank build`",
+}
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's schema, made to tell the truth about errors: every error body is
+    ``{"detail": str, "errors"?: [...]}`` (:data:`ERROR_BODY`), and each route documents the
+    error statuses it can answer."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorBody"] = ERROR_BODY
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+    for path in spec.get("paths", {}).values():
+        for op in path.values():
+            responses = op.setdefault("responses", {})
+            for code, why in ERROR_RESPONSES.items():
+                if code == "413" and "requestBody" not in op:
+                    continue
+                responses[code] = {"description": why, **ref}
+            if "429" in responses:
+                responses["429"] = {"description": responses["429"].get("description", "too many"), **ref}
+    app.openapi_schema = spec
+    return spec
 
 
 _app: FastAPI | None = None

@@ -3,7 +3,8 @@
 An evaluation is many searches; run inside a request it held a worker thread for minutes and, with a
 few of them, starved every route. So ``POST /eval`` checks the request (422 with the reason), bounds
 the work (queries × modes ≤ :data:`MAX_EVAL_WORK`), and queues it: one evaluation runs at a time on
-its own thread, at most :data:`MAX_EVAL_PENDING` wait (beyond that: 429), and each stops at
+its own thread, pausing after each query (:data:`EVAL_PAUSE_S`) so it takes at most about half a core,
+at most :data:`MAX_EVAL_PENDING` wait (beyond that: 429), and each stops at
 :data:`EVAL_TIME_LIMIT_S` (the job fails with that reason). Searches never wait behind it. The
 answer is ``202`` with the job's URL; poll ``GET /eval/{job}`` until ``done`` (the report) or
 ``failed`` (the reason). The last :data:`KEEP_JOBS` jobs are kept in memory.
@@ -29,6 +30,9 @@ MAX_EVAL_WORK = 600  # queries × modes of one job
 MAX_EVAL_PENDING = 4  # queued or running jobs; more → 429
 EVAL_TIME_LIMIT_S = 120.0
 KEEP_JOBS = 50
+# after each query an evaluation pauses this long: it then uses at most about half a core (and the
+# GIL), so searches on a small machine keep their latency while one runs
+EVAL_PAUSE_S = 0.02
 
 
 class _TimeLimit(QbankError):
@@ -67,6 +71,7 @@ class EvalJobs:
         deadline = t + EVAL_TIME_LIMIT_S
 
         def tick(_n: int = 1) -> None:
+            time.sleep(EVAL_PAUSE_S)
             if time.perf_counter() > deadline:
                 raise _TimeLimit(f"stopped at the time limit of {EVAL_TIME_LIMIT_S:.0f} s; "
                                  "evaluate fewer queries or modes, or use `qbank eval`")
