@@ -313,3 +313,10 @@ def test_request_body_over_the_limit_is_a_413(ui_client):
     r = ui_client.post("/studysets", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert ui_client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"topics": ["kv cache"], "size": True}, {"topics": ["kv cache"], "minutes": False},
+                                  {"topics": ["kv cache"], "size": "6"}])
+def test_numbers_are_numbers(ui_client, body):
+    r = ui_client.post("/studysets", json=body)
+    assert r.status_code == 422 and "Input should be a valid integer" in r.json()["detail"]

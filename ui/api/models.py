@@ -104,14 +104,16 @@ class QuestionDetail(BaseModel):
 class StudySetRequest(BaseModel):
     topics: list[Annotated[str, Field(min_length=1)]] = Field(..., min_length=1, max_length=10,
                                                              examples=[["KV cache", "product quantization"]])
-    size: int | None = Field(None, ge=1, le=MAX_SET_SIZE, description="default: the mix's total, else 12")
+    # strict: JSON true is not the number 1
+    size: int | None = Field(None, ge=1, le=MAX_SET_SIZE, strict=True, description="default: the mix's total, else 12")
     mix: str | dict[str, int] | None = Field(None, examples=["W:2,M:5,H:5"])
     roles: list[str] = []
     sections: list[int] = []
     kinds: list[str] = []
     include: list[str] = []
     exclude: list[str] = []
-    minutes: int | None = Field(None, ge=1, le=10_000, description="time budget (W=3, M=8, H=15, S=25 min each)")
+    minutes: int | None = Field(None, ge=1, le=10_000, strict=True,
+                                description="time budget (W=3, M=8, H=15, S=25 min each)")
     lam: float = Field(0.7, ge=0.0, le=1.0, alias="lambda", description="MMR λ: 1 = relevance only")
     dup_threshold: float = Field(0.92, gt=0.0, le=1.0)
     format: Literal["json", "md", "csv", "anki"] = "json"
@@ -155,7 +157,7 @@ class EvalRequest(BaseModel):
     modes: list[Mode] = Field(list(EVAL_DEFAULT_MODES), min_length=1, max_length=MAX_EVAL_MODES)
     queries: dict[str, str] | None = Field(None, description="inline queries {qid: text}; default: the golden set")
     qrels: dict[str, dict[str, int]] | None = Field(None, description="inline qrels {qid: {doc_id: grade}}")
-    k: int = Field(100, ge=1, le=MAX_K)
+    k: int = Field(100, ge=1, le=MAX_K, strict=True)
 
     model_config = {"allow_inf_nan": False}
 

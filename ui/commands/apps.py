@@ -17,14 +17,17 @@ def cmd_serve(args) -> int:
 
     from qbank.retrieval.engine import open_searcher
     from qbank.ui.api import create_app
+    from qbank.ui.api.server import HeaderTimeoutH11Protocol
 
     # the index is opened before the server starts: a missing or broken one is one line and exit 2
     searcher = open_searcher(settings_from_args(args), build_if_missing=args.build, warm=True)
     app = create_app(searcher=searcher)
-    # idle keep-alive connections close after 5 s, headers are capped at 16 KB, and past
-    # --max-connections concurrent connections new ones get 503 instead of queueing without bound
+    # idle keep-alive connections close after 5 s, a request's headers must arrive within 10 s and
+    # fit in 16 KB, and past --max-connections concurrent connections new ones get 503 instead of
+    # queueing without bound
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=5,
-                h11_max_incomplete_event_size=16 * 1024, limit_concurrency=args.max_connections)
+                h11_max_incomplete_event_size=16 * 1024, limit_concurrency=args.max_connections,
+                http=HeaderTimeoutH11Protocol)
     return 0
 
 
