@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 from qbank.errors import EvalDataError
@@ -125,17 +124,11 @@ def read_run(path: Path) -> dict[str, dict[str, float]]:
 def write_run(run: dict[str, dict[str, float]], path: Path, tag: str) -> None:
     """TREC run with strictly decreasing scores per query (trec_eval re-sorts by score)."""
     from qbank.eval.metrics import ranked
+    from qbank.fileio import write_atomic
 
     # written beside the target and renamed at the end: a killed run never leaves a truncated file
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            for qid in run:
-                for rank, doc in enumerate(ranked(run[qid]), start=1):
-                    f.write(f"{qid} Q0 {doc} {rank} {run[qid][doc]:.6f} {tag}\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, "".join(f"{qid} Q0 {doc} {rank} {run[qid][doc]:.6f} {tag}\n"
+                               for qid in run for rank, doc in enumerate(ranked(run[qid]), start=1)))
 
 
 def load_beir(folder: Path, split: str = "test") -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:

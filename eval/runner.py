@@ -13,6 +13,7 @@ import numpy as np
 from qbank.eval.data import check_consistency, write_run
 from qbank.eval.metrics import DEFAULT_METRICS, PRIMARY, evaluate, mean, paired_randomisation_test, ranked
 from qbank.eval.mlt import check_modes, is_related_mode, related_runner
+from qbank.fileio import write_atomic
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 GOLDEN_QUERIES = GOLDEN_DIR / "queries.tsv"
@@ -103,8 +104,8 @@ class EvalReport:
             p = out / f"run.{m}.trec"
             write_run(r.run, p, f"qbank-{m}")
             files[f"run.{m}"] = p
-        (out / "report.json").write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
-        (out / "report.md").write_text(self.markdown())
+        write_atomic(out / "report.json", json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
+        write_atomic(out / "report.md", self.markdown())
         files["json"], files["md"] = out / "report.json", out / "report.md"
         return files
 

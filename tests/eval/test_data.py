@@ -87,7 +87,9 @@ def test_write_run_is_atomic(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(data.os, "replace", boom)
+    import qbank.fileio
+
+    monkeypatch.setattr(qbank.fileio.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         data.write_run({"q9": {"z": 1.0}}, out, "t")
     assert out.read_text().startswith("q1 Q0 a 1")  # the old file is intact, no temp file left

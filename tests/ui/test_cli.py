@@ -161,3 +161,16 @@ def test_bad_cli_input_is_one_line_and_exit_2(capsys, tmp_path):
         code, out, err = run(capsys, *argv)
         assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, (argv[:2], err[:300])
         assert "internal error" not in err and len(err) < 400
+
+
+def test_search_queries_checks_every_query_first_and_writes_atomically(capsys, tiny_index, tiny_settings, tmp_path,
+                                                                       tiny_cli):
+    qs = tmp_path / "q.tsv"
+    qs.write_text("q1\tkv cache\nq2\t" + "x" * 2000 + "\n")
+    out = tmp_path / "run.trec"
+    out.write_text("an earlier run\n")
+    code, _, err = run(capsys, "search", "--queries", str(qs), "--format", "trec", "--out", str(out),
+                       "--mode", "bm25", "--index-dir", str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank))
+    assert code == 2 and "query 'q2': query is 2,000 characters" in err and err.count("\n") == 1
+    assert out.read_text() == "an earlier run\n"  # nothing half-written
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.trec")]  # no temp file left

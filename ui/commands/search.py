@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -36,7 +37,15 @@ def cmd_search(args) -> int:
     filters = _filters(args, searcher)
     if args.queries:
         queries = read_queries_file(Path(args.queries))
-        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+        for qid, text in queries:  # every query checked before anything is written
+            try:
+                searcher.check_query(text, args.k)
+            except InvalidQueryError as e:
+                raise InvalidQueryError(f"{args.queries}: query {qid!r}: {e}") from None
+        # --out is written beside its target and renamed at the end: never a truncated file
+        target = Path(args.out) if args.out else None
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}") if target else None
+        out = open(tmp, "w", encoding="utf-8") if tmp else sys.stdout
         try:
             for qid, text in queries:
                 res = searcher.search(text, args.k, args.mode, filters)
@@ -47,9 +56,13 @@ def cmd_search(args) -> int:
                     out.write(json.dumps({"qid": qid, **res.to_dict()}, ensure_ascii=False) + "\n")
                 else:
                     out.write(f"# {qid}: {text}\n{hit_rows(res.hits, args.explain)}\n")
-        finally:
-            if args.out:
+            if tmp:
                 out.close()
+                os.replace(tmp, target)
+        finally:
+            if tmp:
+                out.close()
+                tmp.unlink(missing_ok=True)
         if args.out:
             print(f"wrote {len(queries)} queries to {args.out}", file=sys.stderr)
         return 0

@@ -30,10 +30,12 @@ def cmd_studyset(args) -> int:
     for m in ss.messages:
         print(f"note: {m}", file=sys.stderr)
     if args.out:
+        from qbank.fileio import write_atomic
+
         out = Path(args.out)
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(data)
+            write_atomic(out, data)
         except OSError as e:
             raise QbankError(f"cannot write {out}: {e.strerror or e}") from None
         print(f"wrote {len(ss.items)} questions (~{ss.total_minutes} min) to {out}", file=sys.stderr)
