@@ -1,4 +1,4 @@
-"""One index directory, written atomically and checked on load.
+"""One index generation (index/generations.py), written complete and checked on load.
 
 Layout (no pickle)::
 
@@ -12,8 +12,8 @@ Layout (no pickle)::
                       (questions.jsonl order; related questions, index/related.py)
     corelevance.json  the co-relevance graph's edges between this corpus's unchanged questions
 
-Embeddings are cached across builds in ``cache_dir/embeddings/<model>-<weights hash>/``, keyed by
-the sha256 of the chunk text, so a rebuild after an edit re-embeds only the changed chunks.
+Embeddings are cached across builds (:mod:`qbank.index.embedcache`), keyed by the sha256 of each
+text, so a rebuild after an edit re-embeds only the changed texts.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ import qbank
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
 from qbank.index.dense import Embedder, build_ann, make_document_embedder
+from qbank.index.embedcache import EmbeddingCache
 from qbank.index.generations import build_lock, building_dir, cleanup, new_generation_id, publish, recover
 from qbank.index.lexical import BM25, TOKENIZER_VERSION, tokenize
 from qbank.ingest.chunker import CHUNKER_VERSION
@@ -53,10 +52,6 @@ def sha256_file(p: Path) -> str:
     return h.hexdigest()
 
 
-def text_key(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def index_settings(settings: Settings) -> dict[str, Any]:
     """The settings an index is built with; a loaded index must agree on them."""
     return {
@@ -69,60 +64,6 @@ def index_settings(settings: Settings) -> dict[str, Any]:
         "ann": {"kind": settings.ann, "metric": "inner_product", "normalised": True, "M": settings.hnsw_m,
                 "efConstruction": settings.hnsw_ef_construction},
     }
-
-
-CHECKPOINT_TEXTS = 512  # the embedding cache is saved after every this many new texts
-
-
-class EmbeddingCache:
-    """text sha256 → vector, for one model (name + weights hash)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.keys: list[str] = []
-        self.vectors = np.zeros((0, 0), dtype=np.float32)
-        kp, vp = folder / "keys.json", folder / "vectors.npy"
-        if folder.is_dir():  # temp folders of a save that was killed
-            for d in folder.iterdir():
-                if d.is_dir():
-                    shutil.rmtree(d, ignore_errors=True)
-        if kp.exists() and vp.exists():
-            try:
-                keys = json.loads(kp.read_text())
-                vecs = np.load(vp, allow_pickle=False)
-                if len(keys) == len(vecs):
-                    self.keys, self.vectors = keys, vecs
-            except (ValueError, OSError):
-                pass  # a broken cache is only a slower build
-        self._pos = {k: i for i, k in enumerate(self.keys)}
-
-    def embed(self, texts: list[str], embedder: Embedder, batch_size: int, progress=None,
-              checkpoint: int = CHECKPOINT_TEXTS) -> tuple[np.ndarray, int]:
-        """Vectors of ``texts`` (cached ones reused); new ones are embedded and saved every
-        ``checkpoint`` texts, so a build killed half-way resumes from there."""
-        keys = [text_key(t) for t in texts]
-        missing = sorted({k: t for k, t in zip(keys, texts) if k not in self._pos}.items())
-        for i in range(0, len(missing), checkpoint):
-            part = missing[i : i + checkpoint]
-            new = embedder.encode_documents([t for _, t in part], batch_size, progress)
-            base = self.vectors if self.vectors.size else np.zeros((0, new.shape[1]), np.float32)
-            self.vectors = np.vstack([base, new]).astype(np.float32)
-            for k, _ in part:
-                self._pos[k] = len(self.keys)
-                self.keys.append(k)
-            self._save()
-        dim = self.vectors.shape[1] if self.vectors.size else embedder.dim
-        out = self.vectors[[self._pos[k] for k in keys]] if keys else np.zeros((0, dim), np.float32)
-        return out, len(missing)
-
-    def _save(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=self.folder))
-        (tmp / "keys.json").write_text(json.dumps(self.keys))
-        np.save(tmp / "vectors.npy", self.vectors)
-        os.replace(tmp / "vectors.npy", self.folder / "vectors.npy")
-        os.replace(tmp / "keys.json", self.folder / "keys.json")
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @dataclass
@@ -452,39 +393,3 @@ def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool
     if len(tokens) != len(chunks):
         raise IndexMismatchError(f"index at {path} is inconsistent (tokens vs chunks); {REBUILD}")
     return LoadedIndex(path, manifest, questions, chapters, passages, chunks, tokens, settings)
-
-
-
-def question_vector(index: LoadedIndex, doc_id: str) -> np.ndarray:
-    """One unit vector for a question (or passage): the mean of the vectors of its own text's
-    chunks — never its sample queries, which describe what users type, not what it says."""
-    v = index.vectors[index.doc_text_rows[doc_id]].mean(axis=0)
-    return (v / (np.linalg.norm(v) or 1.0)).astype(np.float32)
-
-
-def question_matrix(index: LoadedIndex, doc_ids: list[str]) -> np.ndarray:
-    """:func:`question_vector` of each id, stacked (rows in ``doc_ids`` order).
-
-    On an index without dense vectors the rows are unit term-count vectors over the BM25 terms of
-    each document's own text, so cosine still says how much two questions overlap."""
-    if index.has_dense:
-        if not doc_ids:
-            return np.zeros((0, index.vectors.shape[1]), np.float32)
-        return np.vstack([question_vector(index, d) for d in doc_ids])
-    vocab: dict[str, int] = {}
-    bags = []
-    for d in doc_ids:
-        bag: dict[int, float] = {}
-        for r in index.doc_rows[d]:
-            if index.sample_query_mask[r]:
-                continue
-            for t in index.tokens[r]:
-                j = vocab.setdefault(t, len(vocab))
-                bag[j] = bag.get(j, 0.0) + 1.0
-        bags.append(bag)
-    out = np.zeros((len(doc_ids), max(1, len(vocab))), np.float32)
-    for i, bag in enumerate(bags):
-        out[i, list(bag)] = list(bag.values())
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return out / norms

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from qbank.errors import InvalidQueryError, UnknownIdError
-from qbank.index.store import question_matrix
+from qbank.index.vectors import question_matrix
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, Question
 from qbank.retrieval.modes import DEFAULT_MODE, get_mode
 
@@ -183,7 +183,7 @@ def _items(v) -> list[str]:
 
 # ---------------------------------------------------------------------------- building
 def question_vectors(searcher) -> tuple[list[str], np.ndarray]:
-    """One unit vector per question (:func:`qbank.index.store.question_matrix`), ids in bank order."""
+    """One unit vector per question (:func:`qbank.index.vectors.question_matrix`), ids in bank order."""
     ids = [q.id for q in searcher.index.questions]
     return ids, question_matrix(searcher.index, ids)
 

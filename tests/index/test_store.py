@@ -5,7 +5,8 @@ import pytest
 
 from qbank.errors import IndexMismatchError, IndexMissingError
 from qbank.index.dense import HashingEmbedder
-from qbank.index.store import EmbeddingCache, build_index, load_index
+from qbank.index.embedcache import EmbeddingCache
+from qbank.index.store import build_index, load_index
 from qbank.ingest.bank import parse_bank_text
 from qbank.ingest.pipeline import build_corpus
 from qbank.retrieval.searcher import Searcher
