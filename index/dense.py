@@ -173,6 +173,13 @@ def _faiss():
     return faiss
 
 
+def resolve_ann_kind(kind: str, n: int, flat_below: int) -> str:
+    """``auto`` → ``flat`` (exact, faster below ~10k vectors, nothing to build) or ``hnsw``."""
+    if kind == "auto":
+        return "flat" if n < flat_below else "hnsw"
+    return kind
+
+
 def build_ann(vectors: np.ndarray, kind: str, m: int, ef_construction: int):
     """A FAISS index over normalised vectors (inner product): HNSW or exact flat."""
     faiss = _faiss()

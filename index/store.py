@@ -32,7 +32,7 @@ import numpy as np
 import qbank
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
-from qbank.index.dense import Embedder, build_ann, make_document_embedder
+from qbank.index.dense import Embedder, build_ann, make_document_embedder, resolve_ann_kind
 from qbank.index.embedcache import EmbeddingCache
 from qbank.index.generations import build_lock, building_dir, cleanup, new_generation_id, publish, recover
 from qbank.index.lexical import BM25, TOKENIZER_VERSION, tokenize
@@ -61,7 +61,8 @@ def index_settings(settings: Settings) -> dict[str, Any]:
                     "expansion_layout": settings.expansion_layout},
         "bm25": {"variant": settings.bm25_variant, "k1": settings.bm25_k1, "b": settings.bm25_b,
                  "delta": settings.bm25_delta, "tokenizer": TOKENIZER_VERSION},
-        "ann": {"kind": settings.ann, "metric": "inner_product", "normalised": True, "M": settings.hnsw_m,
+        "ann": {"kind": settings.ann, "flat_below": settings.ann_flat_below, "metric": "inner_product",
+                "normalised": True, "M": settings.hnsw_m,
                 "efConstruction": settings.hnsw_ef_construction},
     }
 
@@ -109,7 +110,8 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
     timings["tokenize"] = time.perf_counter() - t
     t = time.perf_counter()
     # FAISS id i = chunk row dense_rows[i]
-    ann = build_ann(vectors[dense_rows], settings.ann, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
+    ann_kind = resolve_ann_kind(settings.ann, len(dense_rows), settings.ann_flat_below)
+    ann = build_ann(vectors[dense_rows], ann_kind, settings.hnsw_m, settings.hnsw_ef_construction) if dense else None
     timings["ann"] = time.perf_counter() - t
 
     corelevance, corelevance_stats, corelevance_src = {}, None, None
@@ -164,6 +166,8 @@ def _write_generation(tmp: Path, gen: str, corpus: Corpus, settings: Settings, t
                                   if corpus.expansions else None),
                    "corelevance": ({"file": str(corelevance_src), "sha256": sha256_file(corelevance_src),
                                     **corelevance_stats} if corelevance_src else None)},
+        # the kind actually built ("auto" resolves by size: index/dense.py:resolve_ann_kind)
+        "ann_built": ("hnsw" if hasattr(ann, "hnsw") else "flat") if ann is not None else None,
         "embedding": ({"model": embedder.name, "backend": getattr(embedder, "backend", "custom"),
                        "weights_sha256_16": embedder.weights_hash,
                        "dim": int(vectors.shape[1])} if dense else None),

@@ -44,7 +44,10 @@ class Settings(BaseSettings):
     # "sentence-transformers": the float model through sentence-transformers (README, "Dense leg")
     embedding_backend: Literal["auto", "onnx", "sentence-transformers"] = "auto"
     query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
-    ann: Literal["hnsw", "flat"] = "hnsw"
+    # "auto": an exact flat index below ann_flat_below vectors, HNSW above. Measured here (k = 400,
+    # 200 queries): 3,745 vectors flat 0.29 ms vs HNSW 0.49 ms; 20k 1.64 vs 0.84; 100k 14.1 vs 0.99
+    ann: Literal["auto", "hnsw", "flat"] = "auto"
+    ann_flat_below: int = Field(10_000, ge=0)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)
     hnsw_ef_search: int = Field(128, ge=8)

@@ -129,7 +129,7 @@ class Searcher:
         timings: dict[str, float] = {}
         params = {"rrf_k": s.rrf_k, "depth": {"bm25": s.depth_bm25, "dense": s.depth_dense},
                   "weights": {"bm25": s.weight_bm25, "dense": s.weight_dense}, "rollup": ROLLUP,
-                  "bm25": f"{s.bm25_variant}(k1={s.bm25_k1}, b={s.bm25_b})", "ann": s.ann}
+                  "bm25": f"{s.bm25_variant}(k1={s.bm25_k1}, b={s.bm25_b})", "ann": self.index.manifest.get("ann_built") or s.ann}
         fdict = filters.to_dict() if filters else {}
         mask = self.allowed_rows(filters)
         if mask is not None and not mask.any():

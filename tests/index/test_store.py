@@ -17,7 +17,8 @@ def test_round_trip_identical_hits(tiny_index, tiny_settings):
     b = Searcher(load_index(tiny_settings), tiny_settings).search("kv cache attention", 10, "hybrid")
     assert [(h.id, h.score, h.chunk_id) for h in a.hits] == [(h.id, h.score, h.chunk_id) for h in b.hits]
     m = json.loads((tiny_settings.index_dir / "manifest.json").read_text())
-    assert m["counts"]["questions"] == 10 and m["bm25"]["variant"] == "plus" and m["ann"]["kind"] == "hnsw"
+    assert m["counts"]["questions"] == 10 and m["bm25"]["variant"] == "plus" and m["ann"]["kind"] == "auto"
+    assert m["ann_built"] == "flat"  # 17 vectors: below the flat threshold, exact search
     assert m["embedding"]["model"] == "hashing-256" and set(m["files"]) >= {"ann.faiss", "chunks.jsonl"}
 
 
