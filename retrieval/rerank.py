@@ -198,15 +198,12 @@ class OnnxCrossEncoder:
     """
 
     def __init__(self, folder: Path, max_length: int, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.log_severity_level = 3
+        from qbank.index.dense import onnx_session
+
         try:
-            self._session = ort.InferenceSession(str(folder / ONNX_FILE), so, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(folder / ONNX_FILE, threads)
             tok = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as e:  # noqa: BLE001 - onnxruntime / tokenizers raise their own types
             raise UnavailableError(f"cannot load the reranker in {folder}: {type(e).__name__}: "
@@ -217,17 +214,11 @@ class OnnxCrossEncoder:
         self.max_length = int(max_length)
 
     def predict(self, pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> np.ndarray:
+        from qbank.index.dense import bert_feeds
+
         out = []
         for i in range(0, len(pairs), batch_size):
-            encs = self._tok.encode_batch([tuple(p) for p in pairs[i : i + batch_size]])
-            width = max(len(e.ids) for e in encs)
-            ids = np.zeros((len(encs), width), dtype=np.int64)
-            mask = np.zeros_like(ids)
-            types = np.zeros_like(ids)
-            for j, e in enumerate(encs):
-                n = len(e.ids)
-                ids[j, :n], mask[j, :n], types[j, :n] = e.ids, 1, e.type_ids
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            feeds = bert_feeds(self._tok.encode_batch([tuple(p) for p in pairs[i : i + batch_size]]))
             out.append(self._session.run(None, feeds)[0].reshape(-1))
         return np.concatenate(out).astype(np.float32) if out else np.zeros(0, np.float32)
 

@@ -129,8 +129,9 @@ def _openapi(app: FastAPI) -> dict:
                 if code == "413" and "requestBody" not in op:
                     continue
                 responses[code] = {"description": why, **ref}
-            if "429" in responses:
-                responses["429"] = {"description": responses["429"].get("description", "too many"), **ref}
+            for code in ("429",):  # declared by the route itself (POST /eval): give it the error body
+                if code in responses:
+                    responses[code] = {**responses[code], **ref}
     app.openapi_schema = spec
     return spec
 

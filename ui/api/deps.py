@@ -21,6 +21,7 @@ from qbank.errors import (
     UnknownIdError,
     UnknownNameError,
 )
+from qbank.index.generations import current_generation
 from qbank.records import normalise_id
 
 log = logging.getLogger("qbank.api")
@@ -60,7 +61,6 @@ def get_searcher(request: Request):
         with _RELOAD:
             s = request.app.state.searcher
             if _newer_generation(s, request.app):
-                from qbank.index.generations import current_generation
                 from qbank.retrieval.engine import open_searcher
 
                 gen = current_generation(s.settings.index_dir)
@@ -74,8 +74,6 @@ def get_searcher(request: Request):
 
 
 def _newer_generation(searcher, app) -> bool:
-    from qbank.index.generations import current_generation
-
     now = current_generation(searcher.settings.index_dir)
     return (now is not None and now != searcher.index.manifest.get("generation")
             and now != getattr(app.state, "refused_generation", None))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -42,27 +41,21 @@ def cmd_search(args) -> int:
                 searcher.check_query(text, args.k)
             except InvalidQueryError as e:
                 raise InvalidQueryError(f"{args.queries}: query {qid!r}: {e}") from None
-        # --out is written beside its target and renamed at the end: never a truncated file
-        target = Path(args.out) if args.out else None
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}") if target else None
-        out = open(tmp, "w", encoding="utf-8") if tmp else sys.stdout
-        try:
-            for qid, text in queries:
-                res = searcher.search(text, args.k, args.mode, filters)
-                if args.format == "trec":
-                    for h in res.hits:
-                        out.write(f"{qid} Q0 {h.id} {h.rank} {h.score:.6f} qbank-{args.mode}\n")
-                elif args.format == "json":
-                    out.write(json.dumps({"qid": qid, **res.to_dict()}, ensure_ascii=False) + "\n")
-                else:
-                    out.write(f"# {qid}: {text}\n{hit_rows(res.hits, args.explain)}\n")
-            if tmp:
-                out.close()
-                os.replace(tmp, target)
-        finally:
-            if tmp:
-                out.close()
-                tmp.unlink(missing_ok=True)
+        parts = []
+        for qid, text in queries:
+            res = searcher.search(text, args.k, args.mode, filters)
+            if args.format == "trec":
+                parts += [f"{qid} Q0 {h.id} {h.rank} {h.score:.6f} qbank-{args.mode}\n" for h in res.hits]
+            elif args.format == "json":
+                parts.append(json.dumps({"qid": qid, **res.to_dict()}, ensure_ascii=False) + "\n")
+            else:
+                parts.append(f"# {qid}: {text}\n{hit_rows(res.hits, args.explain)}\n")
+        if args.out:  # written beside its target and renamed: never a truncated file
+            from qbank.fileio import write_atomic
+
+            write_atomic(Path(args.out), "".join(parts))
+        else:
+            sys.stdout.write("".join(parts))
         if args.out:
             print(f"wrote {len(queries)} queries to {args.out}", file=sys.stderr)
         return 0
