@@ -220,6 +220,11 @@ class LoadedIndex:
         self.question_row = {q.id: i for i, q in enumerate(questions)}
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
+        # documents in first-chunk order, and each chunk row's document number: a filter decided per
+        # document becomes a row mask by one gather (doc_mask[chunk_doc]), whatever the chunk count
+        self.doc_order = list(dict.fromkeys(c.doc_id for c in chunks))
+        pos = {d: i for i, d in enumerate(self.doc_order)}
+        self.chunk_doc = np.fromiter((pos[c.doc_id] for c in chunks), dtype=np.int64, count=len(chunks))
         self.doc_rows: dict[str, list[int]] = {}
         self.sample_query_mask = np.array([c.field == "queries" for c in chunks], dtype=bool)
         # the rows with a vector of each doc's own text (no sample queries): their mean stands for the doc
@@ -271,7 +276,9 @@ class LoadedIndex:
     def vectors(self) -> np.ndarray:
         self._need_dense()
         if self._vectors is None:
-            self._vectors = np.load(self.path / "embeddings.npy", allow_pickle=False)
+            # memory-mapped: read-only pages shared by every process serving this generation (the
+            # API's workers) and not a second private copy beside FAISS's own
+            self._vectors = np.load(self.path / "embeddings.npy", mmap_mode="r", allow_pickle=False)
         return self._vectors
 
     @property

@@ -52,15 +52,22 @@ def highlight_terms(text: str, terms: list[str]) -> tuple[str, ...]:
     want = set(terms)
     if not want:
         return ()
-    out: dict[str, None] = {}
-    for m in _WORD_RE.finditer(text):
-        w = m.group().strip(".-/'’")
-        if w and not want.isdisjoint(_word_terms(w)):
-            out.setdefault(w, None)
-    return tuple(out)
+    return tuple(w for w, t in _words(text) if not want.isdisjoint(t))
 
 
 _WORD_RE = re.compile(r"[\w’'.\-/]+")
+
+
+@functools.lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A chunk's distinct words (as written, first appearance first) with their index terms —
+    worked out once per chunk text, so highlighting a hit is one set test per word."""
+    out: dict[str, frozenset[str]] = {}
+    for m in _WORD_RE.finditer(text):
+        w = m.group().strip(".-/'’")
+        if w and w not in out:
+            out[w] = _word_terms(w)
+    return tuple(out.items())
 
 
 @functools.lru_cache(maxsize=50_000)

@@ -10,6 +10,7 @@ that reaches both legs before fusion.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -61,13 +62,15 @@ class Searcher:
         self.known_chapters = set(index.chapter_by_number)
         self.known_companies = {c for q in index.questions for c in q.companies}
         self._chapter_section = {c.number: c.section for c in index.chapters}
+        self._doc_masks: dict[Filters, np.ndarray] = {}  # per distinct filter: one bool per index.doc_order
+        self._doc_masks_lock = threading.Lock()
 
     # ------------------------------------------------------------------ models
     @property
     def embedder(self):
         if self._embedder is None:
             self._embedder = make_query_encoder(self.index.embedding_model, self.settings.query_encoder,
-                                                self.index.embedding_backend)
+                                                self.index.embedding_backend, self.settings.onnx_threads or None)
         return self._embedder
 
     @property
@@ -104,12 +107,24 @@ class Searcher:
             raise InvalidQueryError(f"k={k} is too large; the limit is {self.settings.max_k}")
 
     def allowed_rows(self, filters: Filters | None) -> np.ndarray | None:
-        """One bool per chunk row: True where the chunk's document passes ``filters`` (None: no filter)."""
+        """One bool per chunk row: True where the chunk's document passes ``filters`` (None: no filter).
+
+        Decided once per document and per distinct filter (the last 256 are remembered), then spread
+        to the rows by one gather, so a filtered query costs no Python loop over the chunks."""
         if filters is None or filters.is_empty():
             return None
-        ok_docs = {q.id for q in self.index.questions if filters.accepts_question(q)}
-        ok_docs |= {p.id for p in self.index.passages if filters.accepts_passage(p, self._chapter_section.get(p.chapter))}
-        return np.fromiter((d in ok_docs for d in self.index.doc_ids), dtype=bool, count=len(self.index.chunks))
+        doc_ok = self._doc_masks.get(filters)
+        if doc_ok is None:
+            ok_docs = {q.id for q in self.index.questions if filters.accepts_question(q)}
+            ok_docs |= {p.id for p in self.index.passages
+                        if filters.accepts_passage(p, self._chapter_section.get(p.chapter))}
+            doc_ok = np.fromiter((d in ok_docs for d in self.index.doc_order), dtype=bool,
+                                 count=len(self.index.doc_order))
+            with self._doc_masks_lock:  # the API searches from many threads
+                if len(self._doc_masks) >= 256:
+                    self._doc_masks.pop(next(iter(self._doc_masks)))
+                self._doc_masks[filters] = doc_ok
+        return doc_ok[self.index.chunk_doc]
 
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None) -> SearchResult:
