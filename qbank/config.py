@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # how many fused hits the reranker rescores; None: what its manifest chose on the dev split
     rerank_top_n: int | None = Field(None, ge=1, le=200)
 
+    # onnxruntime intra-op threads per session (query encoder, reranker); 0: min(2, cores). A server
+    # with several worker processes runs best with 1 each (`qbank serve --workers`; README, "HTTP API")
+    onnx_threads: int = Field(0, ge=0, le=64)
+
     # input bounds
     max_query_chars: int = Field(1000, ge=10)
     max_k: int = Field(1000, ge=1)

@@ -320,7 +320,7 @@ def load_default_reranker(settings: Settings) -> CrossEncoderReranker:
         return CrossEncoderReranker(model, settings.rerank_top_n or 10, "replace", 1.0, name=settings.reranker_model)
     folder = settings.reranker_dir
     manifest = read_manifest(folder)
-    model = OnnxCrossEncoder(folder, int(manifest.get("max_length") or 128))
+    model = OnnxCrossEncoder(folder, int(manifest.get("max_length") or 128), settings.onnx_threads or None)
     comb = manifest.get("combine", {})
     top_n = int(settings.rerank_top_n or comb.get("top_n") or 10)
     learned = LinearRanker.from_dict(comb["learned"]) if comb.get("method") == "learned" else None

@@ -188,6 +188,21 @@ def test_eval_inline(ui_client):
     assert "hybrid" in d["significance"]
 
 
+def test_eval_job_is_read_by_another_worker(ui_searcher, tmp_path):
+    """Two apps sharing a cache dir stand for two ``qbank serve --workers`` processes: the one that
+    did not run the job answers its poll from the state file; an unknown or malformed id is a 404."""
+    settings = ui_searcher.settings.model_copy(update={"cache_dir": tmp_path})
+    body = {"modes": ["bm25"], "queries": {"q1": "product quantization"}, "qrels": {"q1": {"E3-16": 2}}}
+    with TestClient(create_app(settings, searcher=ui_searcher)) as a, \
+            TestClient(create_app(settings, searcher=ui_searcher)) as b:
+        done = wait_for(a, a.post("/eval", json=body))
+        other = b.get(done["url"])
+        assert other.status_code == 200 and other.json() == done
+        assert b.get("/eval/0123456789ab").status_code == 404
+        assert b.get("/eval/..%2F..%2Fetc").status_code == 404
+    assert (tmp_path / "eval-jobs" / f"{done['job']}.json").is_file()
+
+
 def test_eval_golden_default(ui_client):
     # the golden set judges the real bank: on the tiny bank its ids are unknown, which is reported, not a 500
     job = wait_for(ui_client, ui_client.post("/eval", json={"modes": ["bm25"]}))
@@ -272,6 +287,23 @@ def test_hit_model_carries_every_field_of_a_hit(ui_searcher):
         assert set(d) <= set(HitModel.model_fields), set(d) - set(HitModel.model_fields)
         assert HitModel(**d).model_dump(exclude_unset=True) == d
     assert p_hit.to_dict()["cited_by"] == ["E3-16"]
+
+
+def test_search_and_related_bodies_are_their_response_models(ui_client, ui_searcher):
+    """/search and /related write their JSON themselves (no response_model re-validation): each body
+    must still be exactly what its documented model gives, and the same hits the searcher returns."""
+    from qbank.ui.api.models import HitModel, SearchResponse
+
+    r = ui_client.get("/search", params={"q": "product quantization", "k": 3, "difficulty": "M"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert SearchResponse(**body).model_dump(exclude_unset=True) == body
+    assert [h["id"] for h in body["hits"]] == [h.id for h in ui_searcher.search(
+        "product quantization", 3, filters=ui_searcher.parse_filters(difficulty=["M"])).hits]
+    seed = body["hits"][0]["id"]
+    rel = ui_client.get(f"/questions/{seed}/related", params={"k": 4}).json()
+    assert [HitModel(**h).model_dump(exclude_unset=True) for h in rel] == rel
+    assert [h["id"] for h in rel] == [h.id for h in ui_searcher.related(seed, 4)] and seed not in [h["id"] for h in rel]
 
 
 @pytest.mark.parametrize("body", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -269,9 +270,22 @@ def test_cli_serve_and_ui(ui_env, ui_settings, capsys, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
-    rc, _, _ = _cli(["serve", "--port", "8123"], ui_settings, capsys)
-    assert rc == 0 and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    rc, _, _ = _cli(["serve", "--port", "8123", "--workers", "1"], ui_settings, capsys)
+    assert rc == 0 and seen["port"] == 8123 and seen["host"] == "127.0.0.1" and "workers" not in seen
     assert seen["app"].state.settings.index_dir == ui_settings.index_dir
+    assert seen["access_log"] is False  # --log-level warning, the default
+    # several workers: uvicorn imports the app factory in each, which reads the settings from QBANK_*
+    # (set here first, so monkeypatch puts back what the command writes into this process's environment)
+    for name, value in (("QBANK_INDEX_DIR", ui_settings.index_dir), ("QBANK_BANK", ui_settings.bank),
+                        ("QBANK_ONNX_THREADS", 0)):
+        monkeypatch.setenv(name, str(value))
+    seen.clear()
+    rc, _, _ = _cli(["serve", "--port", "8124", "--workers", "3"], ui_settings, capsys)
+    assert rc == 0 and seen["app"] == "qbank.ui.api:create_app" and seen["factory"] and seen["workers"] == 3
+    assert os.environ["QBANK_INDEX_DIR"] == str(ui_settings.index_dir.resolve())
+    assert os.environ["QBANK_ONNX_THREADS"] == "1"  # one onnxruntime thread per worker
+    rc, _, err = _cli(["serve", "--workers", "0"], ui_settings, capsys)
+    assert rc == 2 and "--workers must be at least 1" in err
     monkeypatch.setattr(subprocess, "call", lambda cmd, env: seen.update(cmd=cmd, env=env) or 0)
     rc, _, _ = _cli(["ui", "--port", "8600", "--headless"], ui_settings, capsys)
     assert rc == 0

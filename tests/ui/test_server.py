@@ -65,3 +65,64 @@ def test_unfinished_headers_are_cut_off_and_complete_requests_are_not():
         assert _closed_within(ok, 3)
     finally:
         server.should_exit = True
+
+
+def test_serve_with_two_workers_answers_search_and_eval_polls_and_the_load_script_reports_it(tiny_index, tiny_settings):
+    """``qbank serve --workers 2`` (each worker loads the index from QBANK_* set by the command): searches
+    answer, an evaluation job started on one worker is polled over fresh connections (either worker), and
+    ``qbank.eval.load`` drives it with no errors."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from qbank.eval.load import run_load
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "QBANK_EMBEDDING_MODEL": "hashing-256", "QBANK_USE_CORELEVANCE": "false",
+           "QBANK_CACHE_DIR": str(tiny_settings.cache_dir), "QBANK_RERANKER_PATH": str(tiny_settings.reranker_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "qbank.ui.cli", "serve", "--port", str(port), "--workers", "2",
+                             "--index-dir", str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank)],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path: str) -> dict:
+        with urllib.request.urlopen(base + path, timeout=10) as r:
+            return json.loads(r.read())
+
+    try:
+        for _ in range(200):
+            try:
+                get("/healthz")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-500:]
+                time.sleep(0.1)
+        hits = get("/search?q=product+quantization&k=3")["hits"]
+        assert hits and hits[0]["id"] == "E3-82"  # the tiny bank's product-quantization question
+        body = json.dumps({"modes": ["bm25"], "queries": {"q1": "product quantization"},
+                           "qrels": {"q1": {"E3-82": 2}}}).encode()
+        req = urllib.request.Request(base + "/eval", body, {"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            url = json.loads(r.read())["url"]
+        states = []
+        for _ in range(100):  # each poll is a new connection: the kernel spreads them over the workers
+            states.append(get(url)["status"])
+            if states[-1] == "done" and states.count("done") >= 6:
+                break
+            time.sleep(0.05)
+        assert states[-1] == "done"
+        from qbank.eval.load import make_requests
+
+        r = run_load(base, 4, make_requests({"search": 1.0}, 40))
+        assert r["completed"] == 40 and r["error_count"] == 0 and r["p50_ms"] <= r["p99_ms"]
+        # the load script's related ids are the shipped bank's: on the tiny bank each is a 404, counted as such
+        r = run_load(base, 2, make_requests({"related": 1.0}, 10))
+        assert r["errors"] == {"404": 10}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from qbank.errors import (
     EvalDataError,
@@ -35,6 +36,14 @@ ERROR_STATUS: list[tuple[type[QbankError], int]] = [
     (IndexMissingError, 503),
     (IndexMismatchError, 503),
 ]
+
+
+def json_response(body: Any) -> Response:
+    """``body`` as compact JSON, skipping FastAPI's validation of the return value against the
+    route's ``response_model``: for ``/search`` and ``/related`` that re-validation cost more than
+    the search. The models still document the shape, and the tests check every body against them."""
+    return Response(json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
+                    media_type="application/json")
 
 
 def status_for(err: QbankError) -> int:

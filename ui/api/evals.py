@@ -7,16 +7,22 @@ its own thread, pausing after each query (:data:`EVAL_PAUSE_S`) so it takes at m
 at most :data:`MAX_EVAL_PENDING` wait (beyond that: 429), and each stops at
 :data:`EVAL_TIME_LIMIT_S` (the job fails with that reason). Searches never wait behind it. The
 answer is ``202`` with the job's URL; poll ``GET /eval/{job}`` until ``done`` (the report) or
-``failed`` (the reason). The last :data:`KEEP_JOBS` jobs are kept in memory.
+``failed`` (the reason). The last :data:`KEEP_JOBS` jobs are kept in memory and, written
+atomically at each change of state, in ``<cache dir>/eval-jobs/``: with several server workers
+(``qbank serve --workers``) the poll may reach another process than the one running the job, and it
+reads the job from there. The queue bound applies per worker.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -39,13 +45,44 @@ class _TimeLimit(QbankError):
     pass
 
 
-class EvalJobs:
-    """One app's evaluation jobs: a single worker thread and the recent jobs' states."""
+JOB_ID = re.compile(r"[0-9a-f]{12}")
 
-    def __init__(self) -> None:
+
+class EvalJobs:
+    """One app's evaluation jobs: a single worker thread and the recent jobs' states, mirrored to
+    ``folder`` (one JSON file per job) for the other worker processes."""
+
+    def __init__(self, folder: Path | None = None) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qbank-eval")
         self.jobs: OrderedDict[str, dict] = OrderedDict()
         self.lock = threading.Lock()
+        self.folder = folder
+
+    def save(self, job: dict) -> None:
+        """Write the job's state for other workers (best effort: a read-only disk only loses that)."""
+        if self.folder is None:
+            return
+        from qbank.fileio import write_atomic
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.folder / f"{job['job']}.json", json.dumps(job))
+            if job["status"] in ("done", "failed"):  # keep the newest KEEP_JOBS files
+                files = sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+                for old in files[:-KEEP_JOBS]:
+                    old.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            pass
+
+    def get(self, job_id: str) -> dict | None:
+        """This worker's job, else one another worker wrote; None for an unknown id."""
+        j = self.jobs.get(job_id)
+        if j is not None or self.folder is None or not JOB_ID.fullmatch(job_id):
+            return j
+        try:
+            return json.loads((self.folder / f"{job_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def pending(self) -> int:
         return sum(1 for j in self.jobs.values() if j["status"] in ("queued", "running"))
@@ -61,12 +98,13 @@ class EvalJobs:
                 if self.jobs[oldest]["status"] in ("queued", "running"):
                     break
                 self.jobs.pop(oldest)
+        self.save(job)
         self.pool.submit(self._run, job, run)
         return job
 
-    @staticmethod
-    def _run(job: dict, run) -> None:
+    def _run(self, job: dict, run) -> None:
         job["status"] = "running"
+        self.save(job)
         t = time.perf_counter()
         deadline = t + EVAL_TIME_LIMIT_S
 
@@ -84,11 +122,12 @@ class EvalJobs:
         except Exception as e:  # noqa: BLE001 - a job reports its failure, the server goes on
             job["error"], job["status"] = f"internal error ({type(e).__name__})", "failed"
         job["seconds"] = round(time.perf_counter() - t, 2)
+        self.save(job)
 
 
 def _jobs(request: Request) -> EvalJobs:
     if getattr(request.app.state, "eval_jobs", None) is None:
-        request.app.state.eval_jobs = EvalJobs()
+        request.app.state.eval_jobs = EvalJobs(request.app.state.settings.cache_dir / "eval-jobs")
     return request.app.state.eval_jobs
 
 
@@ -142,7 +181,7 @@ def get_eval(request: Request, job: str):
     """An evaluation job: ``queued``, ``running``, ``done`` (with the report) or ``failed`` (with why)."""
     from qbank.errors import UnknownIdError
 
-    j = _jobs(request).jobs.get(job[:64])
+    j = _jobs(request).get(job[:64])
     if j is None:
         raise UnknownIdError(f"no evaluation job {job[:64]!r} (jobs are kept in memory: the last {KEEP_JOBS})")
     return j

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from qbank.ui.api.deps import SearcherDep, find_question
+from qbank.ui.api.deps import SearcherDep, find_question, json_response
 from qbank.ui.api.models import MAX_K, ChapterModel, HitModel, QuestionDetail
 
 router = APIRouter()
@@ -27,7 +27,7 @@ def related(searcher: SearcherDep, qid: Annotated[str, Path(max_length=40)],
             k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> list[dict]:
     """The questions most like this one (never itself)."""
     find_question(searcher, qid)
-    return [h.to_dict() for h in searcher.related(qid, k)]
+    return json_response([h.to_dict() for h in searcher.related(qid, k)])
 
 
 

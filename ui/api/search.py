@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from qbank.records import DIFFICULTIES, KINDS, ROLES
 from qbank.retrieval.modes import DEFAULT_MODE
-from qbank.ui.api.deps import SearcherDep
+from qbank.ui.api.deps import SearcherDep, json_response
 from qbank.ui.api.models import MAX_K, Mode, SearchResponse
 
 router = APIRouter()
@@ -38,4 +38,4 @@ def search(
     """Search the bank. Filters apply to both legs before fusion; values within a filter are ORed."""
     filters = searcher.parse_filters(difficulty=difficulty, role=role, section=section, chapter=chapter,
                                      kind=kind, company=company)
-    return searcher.search(q, k, mode, filters).to_dict()
+    return json_response(searcher.search(q, k, mode, filters).to_dict())
