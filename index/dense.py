@@ -244,9 +244,9 @@ def onnx_session(path: Path, threads: int | None = None):
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-    # no spinning: onnxruntime's pool threads otherwise busy-wait after each run, taking the cores
-    # the search's next stages (FAISS, BM25) and other requests need (HNSW measured 7.3 → 3.3 ms)
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # onnxruntime's pool threads spin after a run (busy-wait). Switching that off cost a lone query
+    # ~1.5 ms of embedding here (hybrid p50 5.4-6.3 → 7.3 ms); the server's workers run one thread
+    # each, so they have no pool to spin (docs/scaling.md has the measurement)
     so.log_severity_level = 3
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
