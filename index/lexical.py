@@ -80,10 +80,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
-def tokenize_query(text: str, vocabulary=None) -> list[str]:
+def tokenize_query(text: str, vocabulary=None, corrections: dict[str, str] | None = None) -> list[str]:
     """Query → BM25 terms: :func:`tokenize`, without words that only say "questions", plus each
     adjacent pair glued together when the glued term is in ``vocabulary`` ("flash attention" also
-    looks for "FlashAttention", "kv cache" for "KV-cache")."""
+    looks for "FlashAttention", "kv cache" for "KV-cache"). A misspelt word's closest known term is
+    added too, and recorded in ``corrections`` (word as typed, normalised → term) when given."""
     words = [m.group() for m in WORD_RE.finditer(normalise(text))]
     kept = [w for w in words if w not in QUERY_META]
     terms = tokenize(" ".join(kept)) if kept else []
@@ -103,12 +104,29 @@ def tokenize_query(text: str, vocabulary=None) -> list[str]:
                 fix = closest_term(t, vocabulary)
                 if fix and fix not in terms:
                     terms.append(fix)
+                if fix and corrections is not None:
+                    corrections[w] = fix
         plain = [w for w in kept if w not in STOPWORDS and not SPLIT_RE.search(w)]
         for a, b in zip(plain, plain[1:]):
             glued = _stem(a + b)
             if glued in vocabulary and glued not in terms:
                 terms.append(glued)
     return terms
+
+
+def surface_forms(texts) -> dict[str, str]:
+    """Each single-word term → the word (normalised) that most often stands for it in ``texts``:
+    how a corrected term is shown to the user ("specul" → "speculative")."""
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for text in texts:
+        for m in WORD_RE.finditer(normalise(text)):
+            w = m.group()
+            if SPLIT_RE.search(w) or w in STOPWORDS:
+                continue
+            counts.setdefault(_stem(w), Counter())[w] += 1
+    return {t: c.most_common(1)[0][0] for t, c in counts.items()}
 
 
 MAX_TYPO_WORDS = 3  # unknown words per query that get a closest-term lookup
@@ -217,6 +235,11 @@ class BM25:
                 ctd = tf / (1 - b + b * dl[ix] / self._avgdl)
                 out[ix] += idf * tf * (k1 + 1) * (ctd + self.delta) / (k1 + ctd + self.delta)
         return out
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Term → IDF (rank-bm25's, as scored)."""
+        return self._impl.idf
 
     def matched(self, query_tokens: list[str]) -> np.ndarray:
         """Boolean mask of chunks holding at least one query term (BM25+/L score every chunk)."""

@@ -217,6 +217,7 @@ class LoadedIndex:
         self._question_vectors: np.ndarray | None = None
         self._question_bm25: BM25 | None = None
         self._corelevance: dict[str, dict[str, float]] | None = None
+        self._surface: dict[str, str] | None = None
         self.question_row = {q.id: i for i, q in enumerate(questions)}
         # rows of each doc
         self.doc_ids = np.array([c.doc_id for c in chunks])
@@ -233,6 +234,15 @@ class LoadedIndex:
             self.doc_rows.setdefault(c.doc_id, []).append(i)
             if c.field != "queries" and c.legs != "lexical":
                 self.doc_text_rows.setdefault(c.doc_id, []).append(i)
+
+    @property
+    def surface(self) -> dict[str, str]:
+        """Term → the word that most often stands for it in the indexed texts (made on first use)."""
+        if self._surface is None:
+            from qbank.index.lexical import surface_forms
+
+            self._surface = surface_forms(c.text for c in self.chunks)
+        return self._surface
 
     @property
     def question_vectors(self) -> np.ndarray:

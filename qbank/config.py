@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     # with several worker processes runs best with 1 each (`qbank serve --workers`; README, "HTTP API")
     onnx_threads: int = Field(0, ge=0, le=64)
 
+    # match strength (retrieval/confidence.py): chosen on the judged training data's train split by
+    # `python -m qbank.training.confidence` (README, "Match strength")
+    match_cosine_strong: float = Field(0.45, ge=0, le=1)
+    match_lexical_strong: float = Field(0.55, ge=0, le=1)
+    match_cosine_none: float = Field(0.45, ge=0, le=1)
+
     # input bounds
     max_query_chars: int = Field(1000, ge=10)
     max_k: int = Field(1000, ge=1)

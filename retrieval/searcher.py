@@ -22,6 +22,7 @@ from qbank.index.dense import make_query_encoder
 from qbank.index.lexical import tokenize, tokenize_query
 from qbank.index.store import LoadedIndex
 from qbank.records import Hit, normalise_id
+from qbank.retrieval.confidence import MatchThresholds, match_signals, match_strength
 from qbank.retrieval.filters import Filters
 from qbank.retrieval.fusion import rrf
 from qbank.retrieval.hits import make_hits
@@ -43,10 +44,17 @@ class SearchResult:
     params: dict
     timings_ms: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    # how well the query matched (retrieval/confidence.py): "strong" | "weak" | "none", and the signals
+    match: str = "none"
+    match_signals: dict = field(default_factory=dict)
+    # the query with its misspelt words replaced by the terms the lexical leg also searched; None
+    # when nothing was corrected
+    corrected_query: str | None = None
 
     def to_dict(self) -> dict:
         return {"query": self.query, "mode": self.mode, "k": self.k, "filters": self.filters, "params": self.params,
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}, "message": self.message,
+                "match": self.match, "match_signals": self.match_signals, "corrected_query": self.corrected_query,
                 "hits": [h.to_dict() for h in self.hits]}
 
 
@@ -64,6 +72,8 @@ class Searcher:
         self._chapter_section = {c.number: c.section for c in index.chapters}
         self._doc_masks: dict[Filters, np.ndarray] = {}  # per distinct filter: one bool per index.doc_order
         self._doc_masks_lock = threading.Lock()
+        self.match_thresholds = MatchThresholds(self.settings.match_cosine_strong, self.settings.match_lexical_strong,
+                                                self.settings.match_cosine_none)
 
     # ------------------------------------------------------------------ models
     @property
@@ -151,7 +161,8 @@ class Searcher:
             return SearchResult(query, mode, k, [], fdict, params, {"total": _ms(t0)},
                                 message="no question matches these filters")
         single = len(spec.legs) == 1
-        terms = tokenize_query(query, self.index.bm25.vocabulary)
+        corrections: dict[str, str] = {}
+        terms = tokenize_query(query, self.index.bm25.vocabulary, corrections)
         legs: dict[str, LegRanking] = {}
         if "bm25" in spec.legs:
             t = time.perf_counter()
@@ -181,9 +192,12 @@ class Searcher:
                 features = hit_features(self.index, head, query, qvec if "dense" in spec.legs else None)
             hits = reranker.rerank(query, hits, k, features)
             timings["rerank"] = _ms(t)
+        signals = match_signals(self.index, terms, legs, frozenset(t for w in corrections for t in tokenize(w)))
+        match = match_strength(signals, self.match_thresholds) if hits else "none"
         timings["total"] = _ms(t0)
         message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
-        return SearchResult(query, mode, k, hits, fdict, params, timings, message)
+        return SearchResult(query, mode, k, hits, fdict, params, timings, message, match, signals,
+                            corrected_query(query, corrections, self.index.surface) if corrections else None)
 
     def _fuse(self, query: str, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
         """RRF of the legs; a query naming a kind or difficulty adds the intent leg (the fused list
@@ -226,3 +240,20 @@ class Searcher:
 
 def _ms(t: float) -> float:
     return (time.perf_counter() - t) * 1000.0
+
+
+def corrected_query(query: str, corrections: dict[str, str], surface: dict[str, str]) -> str | None:
+    """``query`` with each corrected word replaced by the word its term stands for in the bank
+    ("speculatve decodng" → "speculative decoding"); None when no word reads differently.
+
+    >>> corrected_query("Speculatve decoding", {"speculatve": "specul"}, {"specul": "speculative"})
+    'speculative decoding'
+    """
+    import re
+
+    out = query
+    for word, term in corrections.items():
+        shown = surface.get(term)
+        if shown and shown != word:
+            out = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", shown, out, flags=re.IGNORECASE)
+    return out if out != query else None

@@ -298,6 +298,10 @@ def test_search_and_related_bodies_are_their_response_models(ui_client, ui_searc
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     body = r.json()
     assert SearchResponse(**body).model_dump(exclude_unset=True) == body
+    assert body["match"] == "strong" and body["corrected_query"] is None
+    typo = ui_client.get("/search", params={"q": "prodcut quantization", "k": 3}).json()
+    assert typo["corrected_query"] == "product quantization"
+    assert ui_client.get("/search", params={"q": "qwxzv plmkj"}).json()["match"] == "none"
     assert [h["id"] for h in body["hits"]] == [h.id for h in ui_searcher.search(
         "product quantization", 3, filters=ui_searcher.parse_filters(difficulty=["M"])).hits]
     seed = body["hits"][0]["id"]

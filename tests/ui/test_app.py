@@ -98,6 +98,17 @@ def test_search_filter_matching_nothing_and_bad_mode(ui_app):
     assert not at.exception
 
 
+def test_search_says_when_it_corrected_the_query_or_found_no_match(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("qwxzv plmkj").run()
+    assert cards(at) and [w.value for w in at.warning] == [
+        "No match: no word of the query is in the bank and nothing there is close in meaning; "
+        "these are only the nearest questions"]
+    at.text_input(key="q").input("prodcut quantization").run()
+    assert any(i.value.startswith('Showing results for "product quantization"') for i in at.info)
+    assert not at.warning and not at.exception
+
+
 def test_related_button_opens_question_page(ui_app):
     at = ui_app
     at.text_input(key="q").input("KV cache memory 70B").run()

@@ -101,11 +101,25 @@ def test_search_output(capsys, tiny_index, tiny_settings, tiny_cli, fmt):
                          str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank))
     assert code == 0
     if fmt == "json":
-        hits = json.loads(out)
+        body = json.loads(out)  # the API's search response: hits, match, corrected_query, timings ...
+        assert body["match"] == "strong" and body["corrected_query"] is None and body["query"] == "kv cache"
+        hits = body["hits"]
         assert "E3-81" in [h["id"] for h in hits] and {"id", "rank", "score", "question", "difficulty", "roles", "section",
                                               "chapters", "kind", "legs"} <= set(hits[0])
     else:
         assert "E3-81" in out
+
+
+def test_search_table_notes_a_correction_and_a_weak_or_absent_match(capsys, tiny_index, tiny_settings, tiny_cli):
+    where = ["--index-dir", str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank)]
+    code, out, err = run(capsys, "search", "prodcut quantization", "--k", "2", *where)
+    assert code == 0 and 'note: showing results for "product quantization"' in err and "match" not in err
+    code, out, err = run(capsys, "search", "qwxzv plmkj", "--k", "2", *where)  # hybrid: the dense leg still returns hits
+    assert code == 0 and "note: no match: no word of the query is in the bank" in err
+    code, out, err = run(capsys, "search", "product quantization", "--k", "2", "--kind", "behavioral", *where)
+    assert code == 0 and "in the questions these filters allow" in err and "try dropping a filter" in err
+    code, out, err = run(capsys, "search", "product quantization", "--k", "2", *where)
+    assert code == 0 and "note:" not in err  # a strong match, nothing corrected: no notes
 
 
 def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path, tiny_cli):

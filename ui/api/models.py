@@ -61,6 +61,11 @@ class SearchResponse(BaseModel):
     params: dict[str, Any]
     timings_ms: dict[str, float]
     message: str
+    match: Literal["strong", "weak", "none"] = Field(
+        description="how well the query matched: strong, weak (the hits may not be about it) or none")
+    match_signals: dict[str, float | None] = Field(
+        description="cosine: best query–chunk cosine; lexical: IDF share of the query found in the best BM25 chunk")
+    corrected_query: str | None = Field(description="the query with misspelt words corrected; null if none were")
     hits: list[HitModel]
 
 

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from qbank.retrieval.confidence import match_notes
 from qbank.retrieval.modes import DEFAULT_MODE, MODE_NAMES
 from qbank.ui.commands.common import add_common, hit_rows, settings_from_args
 
@@ -61,13 +62,15 @@ def cmd_search(args) -> int:
         return 0
     res = searcher.search(args.query, args.k, args.mode, filters)
     if args.format == "json":
-        print(json.dumps([h.to_dict() for h in res.hits], indent=2, ensure_ascii=False))
+        print(json.dumps(res.to_dict(), indent=2, ensure_ascii=False))
     else:
         if res.hits:
             print(hit_rows(res.hits, args.explain))
         t = res.timings_ms
         print(f"({len(res.hits)} hits, {args.mode}, {t['total']:.1f} ms"
               + (f"; {res.message}" if res.message else "") + ")", file=sys.stderr)
+        for line in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits)):
+            print(f"note: {line}", file=sys.stderr)
     if not res.hits and res.message:
         print(f"note: {res.message}", file=sys.stderr)
     return 0

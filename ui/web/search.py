@@ -6,6 +6,7 @@ import streamlit as st
 
 from qbank.errors import QbankError
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, KINDS, ROLE_NAMES, ROLES
+from qbank.retrieval.confidence import match_notes
 from qbank.retrieval.modes import DEFAULT_MODE, MODE_NAMES
 from qbank.ui.web.common import (
     add_to_set,
@@ -61,6 +62,8 @@ def page_search(searcher) -> None:
     st.caption(f"{len(res.hits)} results · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
     if res.message:
         st.info(res.message)
+    for note in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits)):
+        (st.info if note.startswith("showing") else st.warning)(note[0].upper() + note[1:])
     for h in res.hits:
         with st.container(border=True):
             if h.question is not None:
