@@ -68,9 +68,10 @@ def match_strength(signals: Mapping[str, float | None], t: MatchThresholds = Mat
     return "weak"
 
 
-def match_notes(match: str, corrected_query: str | None, filtered: bool, has_hits: bool) -> list[str]:
-    """What to tell the user, one line each (no client's vocabulary): a corrected query, and a match
-    that is not strong. Empty for a strong match with nothing corrected."""
+def match_notes(match: str, corrected_query: str | None, filtered: bool, has_hits: bool,
+                relax: list[dict] = ()) -> list[str]:
+    """What to tell the user, one line each (no client's vocabulary): a corrected query, a match that
+    is not strong, and which filter to drop. Empty for a strong match with nothing corrected."""
     out = []
     if corrected_query:
         out.append(f'showing results for "{corrected_query}" (misspelt words corrected; '
@@ -82,4 +83,7 @@ def match_notes(match: str, corrected_query: str | None, filtered: bool, has_hit
         where = "the questions these filters allow" if filtered else "the bank"
         out.append(f"no match: no word of the query is in {where} and nothing there is close in meaning; "
                    "these are only the nearest questions" + (" (try dropping a filter)" if filtered else ""))
+    if relax:
+        out.append("dropping one filter: " + "; ".join(
+            f"{r['drop']} {', '.join(map(str, r['values']))} → {r['questions']} questions left" for r in relax))
     return out

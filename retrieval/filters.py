@@ -6,7 +6,7 @@ passages have no difficulty, role, kind or company: any of those filters exclude
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 from qbank.errors import InvalidQueryError
 from qbank.records import DIFFICULTIES, KINDS, ROLES, Passage, Question
@@ -73,6 +73,14 @@ class Filters:
                     raise InvalidQueryError(f"unknown company {x!r}; known: {', '.join(sorted(known_companies))}")
         return cls(tuple(dict.fromkeys(d)), tuple(dict.fromkeys(r)), tuple(dict.fromkeys(s)), tuple(dict.fromkeys(c)),
                    tuple(dict.fromkeys(k)), tuple(x.lower() for x in dict.fromkeys(co)))
+
+    def without(self, name: str) -> Filters:
+        """The same filters less one (``difficulty``, ``role``, ...)."""
+        return replace(self, **{name: ()})
+
+    def active(self) -> list[str]:
+        """The names of the filters that hold values, in field order."""
+        return [f.name for f in fields(self) if getattr(self, f.name)]
 
     def accepts_question(self, q: Question) -> bool:
         return (

@@ -50,12 +50,15 @@ class SearchResult:
     # the query with its misspelt words replaced by the terms the lexical leg also searched; None
     # when nothing was corrected
     corrected_query: str | None = None
+    # when filters left nothing, or nothing close: each active filter, and how many questions the
+    # others allow without it (most first) — which one to drop
+    relax: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"query": self.query, "mode": self.mode, "k": self.k, "filters": self.filters, "params": self.params,
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}, "message": self.message,
                 "match": self.match, "match_signals": self.match_signals, "corrected_query": self.corrected_query,
-                "hits": [h.to_dict() for h in self.hits]}
+                "relax": self.relax, "hits": [h.to_dict() for h in self.hits]}
 
 
 class Searcher:
@@ -136,6 +139,18 @@ class Searcher:
                 self._doc_masks[filters] = doc_ok
         return doc_ok[self.index.chunk_doc]
 
+    def relaxations(self, filters: Filters | None) -> list[dict]:
+        """For each active filter: the questions the other filters allow without it, most first
+        (``[{"drop": "kind", "values": ["design"], "questions": 12}, ...]``)."""
+        if filters is None:
+            return []
+        out = []
+        for name in filters.active():
+            rest = filters.without(name)
+            n = sum(1 for q in self.index.questions if rest.accepts_question(q))
+            out.append({"drop": name, "values": list(getattr(filters, name)), "questions": n})
+        return sorted(out, key=lambda r: (-r["questions"], r["drop"]))
+
     # ------------------------------------------------------------------ search
     def search(self, query: str, k: int = 10, mode: str = DEFAULT_MODE, filters: Filters | None = None) -> SearchResult:
         """Search the index.
@@ -159,7 +174,7 @@ class Searcher:
         mask = self.allowed_rows(filters)
         if mask is not None and not mask.any():
             return SearchResult(query, mode, k, [], fdict, params, {"total": _ms(t0)},
-                                message="no question matches these filters")
+                                message="no question matches these filters", relax=self.relaxations(filters))
         single = len(spec.legs) == 1
         corrections: dict[str, str] = {}
         terms = tokenize_query(query, self.index.bm25.vocabulary, corrections)
@@ -196,8 +211,9 @@ class Searcher:
         match = match_strength(signals, self.match_thresholds) if hits else "none"
         timings["total"] = _ms(t0)
         message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
+        relax = self.relaxations(filters) if filters and (not hits or match == "none") else []
         return SearchResult(query, mode, k, hits, fdict, params, timings, message, match, signals,
-                            corrected_query(query, corrections, self.index.surface) if corrections else None)
+                            corrected_query(query, corrections, self.index.surface) if corrections else None, relax)
 
     def _fuse(self, query: str, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
         """RRF of the legs; a query naming a kind or difficulty adds the intent leg (the fused list

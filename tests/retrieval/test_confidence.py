@@ -88,3 +88,24 @@ def test_search_reports_match_and_correction(tiny_searcher):
     # a filter that keeps no matching question: whatever comes back is no strong match
     r = tiny_searcher.search("product quantization", 3, mode="bm25", filters=Filters(kind=("behavioral",)))
     assert r.match != "strong"
+
+
+def test_a_search_that_filters_leave_empty_says_what_each_filter_costs(tiny_searcher):
+    from qbank.retrieval.filters import Filters
+
+    qs = tiny_searcher.index.questions
+    f = Filters(section=(1,), kind=("design",))
+    r = tiny_searcher.search("kv cache", 5, filters=f)
+    assert r.hits == [] and r.message == "no question matches these filters"
+    want = sorted([{"drop": "kind", "values": ["design"], "questions": sum(q.section == 1 for q in qs)},
+                   {"drop": "section", "values": [1], "questions": sum(q.kind == "design" for q in qs)}],
+                  key=lambda x: (-x["questions"], x["drop"]))
+    assert r.relax == want and r.to_dict()["relax"] == want
+    assert tiny_searcher.search("kv cache", 5).relax == []  # no filters, nothing to drop
+    assert tiny_searcher.search("kv cache", 5, filters=Filters(section=(3,))).relax == []  # hits, strong
+    from qbank.retrieval.confidence import match_notes
+
+    assert match_notes("none", None, True, False, want)[-1] == (
+        f"dropping one filter: {want[0]['drop']} {', '.join(map(str, want[0]['values']))} → {want[0]['questions']} "
+        f"questions left; {want[1]['drop']} {', '.join(map(str, want[1]['values']))} → {want[1]['questions']} "
+        "questions left")

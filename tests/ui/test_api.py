@@ -302,6 +302,9 @@ def test_search_and_related_bodies_are_their_response_models(ui_client, ui_searc
     typo = ui_client.get("/search", params={"q": "prodcut quantization", "k": 3}).json()
     assert typo["corrected_query"] == "product quantization"
     assert ui_client.get("/search", params={"q": "qwxzv plmkj"}).json()["match"] == "none"
+    empty = ui_client.get("/search", params={"q": "kv cache", "section": 1, "kind": "design"}).json()
+    assert empty["hits"] == [] and {r["drop"] for r in empty["relax"]} == {"section", "kind"}
+    assert SearchResponse(**empty).model_dump(exclude_unset=True) == empty
     assert [h["id"] for h in body["hits"]] == [h.id for h in ui_searcher.search(
         "product quantization", 3, filters=ui_searcher.parse_filters(difficulty=["M"])).hits]
     seed = body["hits"][0]["id"]

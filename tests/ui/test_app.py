@@ -109,6 +109,29 @@ def test_search_says_when_it_corrected_the_query_or_found_no_match(ui_app):
     assert not at.warning and not at.exception
 
 
+def test_filter_chips_remove_one_value_or_all_and_zero_results_say_which_filter_to_drop(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache").run()
+    at.sidebar.multiselect(key="f_section").set_value([1]).run()
+    at.sidebar.multiselect(key="f_kind").set_value(["design"]).run()
+    assert cards(at) == []
+    drops = [b.label for b in at.button if b.label.startswith("Drop ")]
+    # worked out on the tiny bank: without the kind filter section 1 allows its questions, without the
+    # section filter the design questions remain
+    assert drops and all(" → " in d and d.endswith(" questions") for d in drops)
+    assert {d.split()[1] for d in drops} == {"section", "kind"}
+    next(b for b in at.button if b.label.startswith("Drop kind")).click().run()
+    assert at.session_state["f_kind"] == [] and at.session_state["f_section"] == [1] and cards(at)
+    chips = [b.label for b in at.button if b.label.startswith("✕ ")]
+    assert chips == ["✕ section: 1"]
+    at.sidebar.multiselect(key="f_difficulty").set_value(["H", "M"]).run()
+    next(b for b in at.button if b.label == "✕ difficulty: H").click().run()
+    assert at.session_state["f_difficulty"] == ["M"] and at.session_state["f_section"] == [1]
+    next(b for b in at.button if b.label == "Clear all filters").click().run()
+    assert at.session_state["f_difficulty"] == [] and at.session_state["f_section"] == []
+    assert not [b for b in at.button if b.label.startswith("✕ ")] and not at.exception
+
+
 def test_related_button_opens_question_page(ui_app):
     at = ui_app
     at.text_input(key="q").input("KV cache memory 70B").run()

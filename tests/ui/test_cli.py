@@ -118,6 +118,7 @@ def test_search_table_notes_a_correction_and_a_weak_or_absent_match(capsys, tiny
     assert code == 0 and "note: no match: no word of the query is in the bank" in err
     code, out, err = run(capsys, "search", "product quantization", "--k", "2", "--kind", "behavioral", *where)
     assert code == 0 and "in the questions these filters allow" in err and "try dropping a filter" in err
+    assert "note: dropping one filter: kind behavioral → " in err
     code, out, err = run(capsys, "search", "product quantization", "--k", "2", *where)
     assert code == 0 and "note:" not in err  # a strong match, nothing corrected: no notes
 

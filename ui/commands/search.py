@@ -69,7 +69,7 @@ def cmd_search(args) -> int:
         t = res.timings_ms
         print(f"({len(res.hits)} hits, {args.mode}, {t['total']:.1f} ms"
               + (f"; {res.message}" if res.message else "") + ")", file=sys.stderr)
-        for line in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits)):
+        for line in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits), res.relax):
             print(f"note: {line}", file=sys.stderr)
     if not res.hits and res.message:
         print(f"note: {res.message}", file=sys.stderr)

@@ -19,6 +19,7 @@ from qbank.ui.web.common import (
     show_rubric,
 )
 
+FILTER_NAMES = ("difficulty", "role", "section", "chapter", "kind", "company")  # session keys f_<name>
 MODES = (DEFAULT_MODE, *(m for m in MODE_NAMES if m != DEFAULT_MODE))  # the default first in the selector
 EXAMPLES = ("product quantization", "KV cache memory for long context", "tensor vs pipeline parallelism",
             "how to detect training data drift", "tell me about a time you failed")
@@ -60,10 +61,14 @@ def page_search(searcher) -> None:
             st.info("Pick the hybrid mode in the sidebar: it needs no reranker.")
         return
     st.caption(f"{len(res.hits)} results · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
+    filter_chips(res.filters)
     if res.message:
         st.info(res.message)
     for note in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits)):
         (st.info if note.startswith("showing") else st.warning)(note[0].upper() + note[1:])
+    for i, r in enumerate(res.relax):  # which filter to drop, with what it would give
+        st.button(f"Drop {r['drop']} {', '.join(map(str, r['values']))} → {r['questions']} questions",
+                  key=f"relax{i}", on_click=clear_filter, args=(r["drop"],))
     for h in res.hits:
         with st.container(border=True):
             if h.question is not None:
@@ -92,3 +97,25 @@ def page_search(searcher) -> None:
                 in_set = h.id in st.session_state.get("basket", [])
                 c2.button("In study set" if in_set else "Add to study set", key=f"add-{h.id}", disabled=in_set,
                           on_click=add_to_set, args=(h.id,))
+
+
+def clear_filter(name: str | None = None, value=None) -> None:
+    """Drop one value of a filter, a whole filter, or (``name`` None) every filter."""
+    for n in ([name] if name else FILTER_NAMES):
+        key = f"f_{n}"
+        if value is None:
+            st.session_state[key] = []
+        else:
+            st.session_state[key] = [v for v in st.session_state.get(key, []) if str(v).lower() != str(value).lower()]
+
+
+def filter_chips(active: dict) -> None:
+    """One button per active filter value (click: remove it) and a clear-all."""
+    if not active:
+        return
+    chips = [(n, v) for n, vals in active.items() for v in vals]
+    cols = st.columns(len(chips) + 1)
+    for i, (n, v) in enumerate(chips):
+        cols[i].button(f"✕ {n}: {v}", key=f"chip_{n}_{v}", on_click=clear_filter, args=(n, v),
+                       help="remove this filter")
+    cols[-1].button("Clear all filters", key="chip_clear", on_click=clear_filter)
