@@ -236,6 +236,7 @@ class SyntheticIndex:
     embedding_backend: str
     doc_order: list[str]  # documents in first-chunk order, and each chunk's place in it: the filter
     chunk_doc: np.ndarray  # mask is decided per document and gathered to the rows (Searcher.allowed_rows)
+    surface: dict[str, str]  # term → word, for corrected queries: the real bank's (same vocabulary)
     has_dense: bool = True
 
     def __post_init__(self) -> None:
@@ -454,7 +455,7 @@ def worker_serve(settings: Settings, n: int, folder: Path, queries: list[str]) -
     idx = SyntheticIndex({"ann_built": kind}, tokens, bm25, lexical, dense, doc_ids, range(len(template_doc)),
                          LazyChunks(index.chunks, chunk_template, doc_ids), questions, passages, index.chapters,
                          vectors, anns[kind], index.embedding_model, index.embedding_backend,
-                         doc_names.tolist(), chunk_doc)
+                         doc_names.tolist(), chunk_doc, index.surface)
     searcher = Searcher(idx, s)
     before = now()
     encoder = searcher.embedder  # the query encoder the product's searcher picks for this index
