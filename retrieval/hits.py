@@ -44,15 +44,30 @@ def passage_links(index: LoadedIndex, doc: str) -> tuple[str, ...]:
 
 
 def highlight_terms(text: str, terms: list[str]) -> tuple[str, ...]:
-    """Words of ``text`` (as written) whose terms meet the query's terms, in order of appearance.
+    """Words of ``text`` (as written) that the query names whole, in order of appearance: a simple
+    word whose term is a query term, or a compound (``KV-cache``, ``gpu_memory_utilization``,
+    ``FlashAttention``) whose every part is — only its glued form may be missing. A query for
+    "memory" marks no ``gpu_memory_utilization``.
 
     >>> highlight_terms("Explain product quantization for vector search.", ["quantiz"])
     ('quantization',)
+    >>> highlight_terms("Set gpu_memory_utilization and the KV-cache size", ["memori", "kv", "cach"])
+    ('KV-cache',)
+    >>> highlight_terms("the KV-cache", ["kvcach"]), highlight_terms("the KV-cache", ["cach"])
+    (('KV-cache',), ())
     """
     want = set(terms)
     if not want:
         return ()
-    return tuple(w for w, t in _words(text) if not want.isdisjoint(t))
+    return tuple(w for w, t in _words(text) if _named(t, want))
+
+
+def _named(word_terms: frozenset[str], want: set[str]) -> bool:
+    if len(word_terms) <= 1:
+        return not want.isdisjoint(word_terms)
+    glued = max(word_terms, key=len)  # a compound's terms: its parts and the parts glued together
+    missing = word_terms - want
+    return glued in want or (len(missing) < len(word_terms) and missing <= {glued})
 
 
 _WORD_RE = re.compile(r"[\w’'.\-/]+")

@@ -75,8 +75,36 @@ def test_a_hit_through_a_sample_query_says_so(ui_app):
     at = ui_app
     at.text_input(key="q").input("squeeze vectors into bytes").run()
     assert cards(at)[0] == "E3-16"
-    shown = [m.value for m in at.markdown if "matched a typical query" in m.value]
-    assert shown and "<mark>squeeze</mark> embedding <mark>vectors</mark>" in shown[0] and "codebooks" not in shown[0]
+    # the card's title is the question's own text; the sample query shows as a small line, not as the passage
+    assert any(m.value.startswith("**E3-16** &nbsp; Explain product quantization") for m in at.markdown)
+    shown = [c.value for c in at.caption if c.value.startswith("people search for this as:")]
+    assert shown == ["people search for this as: “squeeze embedding vectors into a few bytes each”"]
+    assert not [m.value for m in at.markdown if "typical query" in m.value]
+
+
+def test_card_snippet_is_the_rubric_sentence_naming_the_query_and_only_whole_terms_are_marked(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache memory").run()
+    md = [m.value for m in at.markdown]
+    title = md.index("**E2-7** &nbsp; How much <mark>KV</mark> <mark>cache</mark> <mark>memory</mark> does a 70B model "
+                     "need at 4K context?")
+    # the snippet under the badges: the testing note's sentence, the query's words marked
+    assert md[title + 2] == "<small><mark>KV</mark> <mark>cache</mark> sizing arithmetic</small>"
+
+
+def test_best_sentence_and_whole_term_highlights():
+    from types import SimpleNamespace
+
+    from qbank.retrieval.hits import highlight_terms
+    from qbank.ui.web.common import best_sentence
+
+    q = SimpleNamespace(testing="memory math", rubric=("Weights take 2 bytes each. The KV-cache grows with length; "
+                                                        "set gpu_memory_utilization.", "Batching helps."))
+    assert best_sentence(q, ["kv", "cach", "length"]) == "The KV-cache grows with length;"
+    assert best_sentence(q, ["zzz"]) is None
+    assert highlight_terms("set gpu_memory_utilization.", ["memori"]) == ()  # a part of an identifier is not it
+    assert highlight_terms("the KV-cache", ["kv", "cach"]) == ("KV-cache",)
+    assert highlight_terms("FlashAttention and attention", ["attent"]) == ("attention",)
 
 
 def test_best_line_picks_the_query_that_matched():

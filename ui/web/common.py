@@ -29,6 +29,18 @@ def best_line(text: str, terms) -> str:
     return max(lines, key=lambda x: sum(t in x.lower() for t in want))
 
 
+def best_sentence(q, terms: list[str]) -> str | None:
+    """The sentence of the question's testing note or rubric that names most query terms (whole
+    words, :func:`~qbank.retrieval.hits.highlight_terms`); None when none names any."""
+    from qbank.retrieval.hits import highlight_terms
+
+    parts = [q.testing, *q.rubric]
+    sentences = [s.strip() for p in parts if p for s in re.split(r"(?<=[.!?;])\s+|\n", p) if s.strip()]
+    scored = [(len(highlight_terms(s, terms)), -i, s) for i, s in enumerate(sentences)]
+    best = max(scored, default=(0, 0, ""))
+    return best[2] if best[0] else None
+
+
 def highlight(text: str, terms) -> str:
     """``text`` escaped, with each of ``terms`` (as written in it) wrapped in <mark>."""
     terms = sorted({t for t in terms if t}, key=len, reverse=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from qbank.errors import QbankError
+from qbank.index.lexical import tokenize_query
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, KINDS, ROLE_NAMES, ROLES
 from qbank.retrieval.confidence import match_notes
+from qbank.retrieval.hits import highlight_terms
 from qbank.retrieval.modes import DEFAULT_MODE, MODE_NAMES
 from qbank.ui.web.common import (
     add_to_set,
     badges,
     best_line,
+    best_sentence,
     highlight,
     md_escape,
     open_question,
@@ -69,21 +72,27 @@ def page_search(searcher) -> None:
     for i, r in enumerate(res.relax):  # which filter to drop, with what it would give
         st.button(f"Drop {r['drop']} {', '.join(map(str, r['values']))} → {r['questions']} questions",
                   key=f"relax{i}", on_click=clear_filter, args=(r["drop"],))
+    terms = tokenize_query(query, searcher.index.bm25.vocabulary)
     for h in res.hits:
         with st.container(border=True):
             if h.question is not None:
                 q = h.question
-                # the question, with the query's terms marked when the stem is what matched
-                text = highlight(q.question, h.highlights) if h.chunk_field == "stem" else md_escape(q.question)
-                st.markdown(f"**{h.id}** &nbsp; {text}", unsafe_allow_html=True)
+                # the title is the question's own words, the query's whole terms marked; the snippet is the
+                # sentence of its testing note or rubric that names most of them
+                st.markdown(f"**{h.id}** &nbsp; {highlight(q.question, highlight_terms(q.question, terms))}",
+                            unsafe_allow_html=True)
                 st.markdown(badges(q))
+                snippet = best_sentence(q, terms)
+                if snippet:
+                    st.markdown(f"<small>{highlight(snippet, highlight_terms(snippet, terms))}</small>",
+                                unsafe_allow_html=True)
             else:
                 p = h.passage
                 st.markdown(f"**{h.id}** &nbsp; chapter {p.chapter} · {md_escape(' › '.join(p.heading_path))}")
+                st.markdown(f"<small>{highlight(h.chunk_text, h.highlights)}</small>", unsafe_allow_html=True)
             if h.chunk_field == "queries":  # matched through one of the question's sample queries
-                st.markdown(f"<small>matched a typical query: “{highlight(best_line(h.chunk_text, h.highlights), h.highlights)}”"
-                            "</small>", unsafe_allow_html=True)
-            elif h.chunk_field != "stem" or explain:  # the matching passage (rubric, chapter text)
+                st.caption(f"people search for this as: “{best_line(h.chunk_text, h.highlights)}”")
+            if explain and h.question is not None:  # the chunk that matched, as indexed
                 st.markdown(f"<small>{highlight(h.chunk_text, h.highlights)}</small>", unsafe_allow_html=True)
             if explain:
                 legs = " · ".join(f"{n} #{v.rank}" if v.rank else f"{n} –" for n, v in h.legs.items())
