@@ -12,12 +12,73 @@ import streamlit as st
 
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, QbankError
+from qbank.retrieval.modes import DEFAULT_MODE as MODE_DEFAULT
 from qbank.ui.web.evals import page_evals
 from qbank.ui.web.question import page_question
 from qbank.ui.web.search import page_search
 from qbank.ui.web.studyset import page_studyset
 
 PAGES = {"Search": page_search, "Question": page_question, "Study set": page_studyset, "Evals": page_evals}
+
+# widget state that must outlive a page switch (Streamlit drops a widget's value when its page is not
+# drawn): re-assigned at the start of every run
+KEPT = ("q", "mode", "k", "explain", "f_difficulty", "f_role", "f_section", "f_kind", "f_chapter", "f_company",
+        "question_id", "ss_topics", "ss_size", "ss_mix", "ss_minutes", "ss_roles", "ss_sections", "ss_kinds",
+        "ss_include", "ss_exclude", "ss_lambda", "ev_source", "ev_modes")
+# what the URL holds: name in the URL → session key (lists repeat: ?difficulty=H&difficulty=S)
+URL_SCALARS = {"page": "page", "q": "q", "mode": "mode", "k": "k", "id": "question_id"}
+URL_LISTS = {n: f"f_{n}" for n in ("difficulty", "role", "section", "kind", "chapter", "company")}
+
+
+def state_from_url(searcher) -> None:
+    """Once per browser session: the view named by the URL (a pasted or bookmarked link). Values
+    the app would not offer are ignored, not errors."""
+    from qbank.records import DIFFICULTIES, KINDS, ROLES
+    from qbank.retrieval.modes import MODE_NAMES
+
+    qp = st.query_params
+    known = {"difficulty": set(DIFFICULTIES), "role": set(ROLES), "kind": set(KINDS),
+             "section": set(searcher.known_sections), "chapter": set(searcher.known_chapters),
+             "company": set(searcher.known_companies)}
+    if qp.get("page") in PAGES:
+        st.session_state.page = qp["page"]
+    if qp.get("q"):
+        st.session_state.q = qp["q"][: searcher.settings.max_query_chars]
+    if qp.get("mode") in MODE_NAMES:
+        st.session_state.mode = qp["mode"]
+    if (qp.get("k") or "").isdigit() and 5 <= int(qp["k"]) <= 50:
+        st.session_state.k = int(qp["k"])
+    if qp.get("id") in searcher.index.question_by_id:
+        st.session_state.question_id = qp["id"]
+    for name, key in URL_LISTS.items():
+        vals = []
+        for v in qp.get_all(name):
+            v = int(v) if name in ("section", "chapter") and v.isdigit() else v
+            if v in known[name]:
+                vals.append(v)
+        if vals:
+            st.session_state[key] = vals
+
+
+def state_to_url(page: str) -> None:
+    """The view as a URL (shareable; the browser's history keeps each search)."""
+    ss = st.session_state
+    want: dict[str, str | list[str]] = {"page": page}
+    if page == "Question" and ss.get("question_id"):
+        want["id"] = ss["question_id"]
+    if page == "Search":
+        if ss.get("q"):
+            want["q"] = ss["q"]
+        if ss.get("mode") and ss["mode"] != MODE_DEFAULT:
+            want["mode"] = ss["mode"]
+        if ss.get("k") and ss["k"] != 10:
+            want["k"] = str(ss["k"])
+        for name, key in URL_LISTS.items():
+            if ss.get(key):
+                want[name] = [str(v) for v in ss[key]]
+    current = {k: (st.query_params.get_all(k) if k in URL_LISTS else st.query_params.get(k)) for k in st.query_params}
+    if current != want:
+        st.query_params.from_dict(want)
 
 
 # ---------------------------------------------------------------------------- loading
@@ -60,9 +121,6 @@ def get_searcher():
 
 def main() -> None:
     st.set_page_config(page_title="qbank", page_icon="🔎", layout="wide")
-    st.session_state.setdefault("page", "Search")
-    st.sidebar.title("qbank")
-    page = st.sidebar.radio("Page", PAGES, key="page", label_visibility="collapsed")
     try:
         searcher = get_searcher()
     except QbankError as e:
@@ -71,6 +129,16 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - never a traceback in the page
         st.error(f"could not open the index: {type(e).__name__}: {e}")
         return
+    if not st.session_state.get("_url_read"):
+        st.session_state._url_read = True
+        state_from_url(searcher)
+    for key in KEPT:  # keep what the other pages' widgets hold
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    st.session_state.setdefault("page", "Search")
+    st.sidebar.title("qbank")
+    page = st.sidebar.radio("Page", PAGES, key="page", label_visibility="collapsed")
+    state_to_url(page)
     try:
         PAGES[page](searcher)
     except QbankError as e:

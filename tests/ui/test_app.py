@@ -42,6 +42,43 @@ def cards(at) -> list[str]:
     return [m.value.split("**")[1] for m in at.markdown if m.value.startswith("**E")]
 
 
+def test_the_view_goes_into_the_url_and_a_pasted_url_restores_it(ui_app, ui_env):
+    at = ui_app
+    assert dict(at.query_params) == {"page": "Search"}
+    at.text_input(key="q").input("KV cache").run()
+    at.sidebar.multiselect(key="f_difficulty").set_value(["H", "M"]).run()
+    at.sidebar.selectbox(key="mode").set_value("bm25").run()
+    qp = dict(at.query_params)
+    assert qp["q"] == "KV cache" and qp["difficulty"] == ["H", "M"] and qp["mode"] == "bm25" and "k" not in qp
+    shown = cards(at)
+    # a new browser session opened on that URL: the same view
+    fresh = AppTest.from_file(APP, default_timeout=60)
+    for name, values in qp.items():
+        fresh.query_params[name] = values
+    fresh.run()
+    assert fresh.session_state["q"] == "KV cache" and fresh.session_state["f_difficulty"] == ["H", "M"]
+    assert fresh.session_state["mode"] == "bm25" and cards(fresh) == shown and not fresh.exception
+    # values the app would not offer are dropped, not errors
+    odd = AppTest.from_file(APP, default_timeout=60)
+    for name, values in {"q": ["kv"], "difficulty": ["Z", "H"], "mode": ["nope"], "k": ["9999"], "page": ["Admin"],
+                         "section": ["x", "99"]}.items():
+        odd.query_params[name] = values
+    odd.run()
+    assert odd.session_state["f_difficulty"] == ["H"] and odd.session_state["mode"] == "hybrid"
+    assert odd.session_state["k"] == 10 and odd.session_state["page"] == "Search" and not odd.exception
+
+
+def test_search_state_survives_a_visit_to_another_page(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("KV cache").run()
+    at.sidebar.multiselect(key="f_role").set_value(["MLS"]).run()
+    before = cards(at)
+    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.sidebar.radio(key="page").set_value("Search").run()
+    assert at.text_input(key="q").value == "KV cache" and at.sidebar.multiselect(key="f_role").value == ["MLS"]
+    assert cards(at) == before and not at.exception
+
+
 def test_empty_search_page_offers_examples(ui_app):
     at = ui_app
     assert at.sidebar.radio(key="page").value == "Search"
