@@ -193,8 +193,8 @@ def _check_spec(searcher, spec: StudySetSpec) -> tuple[list[str], int, dict[str,
 
     topics = [t.strip() for t in ([spec.topics] if isinstance(spec.topics, str) else spec.topics) if str(t).strip()]
     topics = list(dict.fromkeys(topics))
-    if not topics:
-        raise InvalidQueryError("a study set needs at least one topic, e.g. --topic 'KV cache'")
+    if not topics and not _items(spec.include):
+        raise InvalidQueryError("a study set needs at least one topic (e.g. 'KV cache') or a question id to include")
     if len(topics) > MAX_TOPICS:
         raise InvalidQueryError(f"{len(topics)} topics; the limit is {MAX_TOPICS}")
     for t in topics:
@@ -247,9 +247,20 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
     depth = max(spec.candidates, size * 3)
     messages: list[str] = []
 
-    # candidates per topic: relevance = fused score / the topic's best score
+    # candidates per topic: relevance = fused score / the topic's best score. With no topic, the
+    # included questions are the seeds: their related questions are the candidates ("like E5-195")
     cands: dict[str, list[tuple[str, float]]] = {}
-    for t in topics:
+    seeded = not topics
+    if seeded:
+        for qid in include:
+            label = f"like {qid}"
+            hits = [h for h in searcher.related(qid, min(depth, searcher.settings.max_k),
+                                                None if filters.is_empty() else filters)
+                    if h.id not in exclude and h.id not in include]
+            top = max((h.score for h in hits), default=1.0) or 1.0
+            cands[label] = [(h.id, float(h.score) / top) for h in hits]
+            topics.append(label)
+    for t in [] if seeded else topics:
         res = searcher.search(t, min(depth, searcher.settings.max_k), mode, None if filters.is_empty() else filters)
         hits = [h for h in res.hits if h.doc_type == "question" and h.id not in exclude and h.id not in include]
         top = max((h.score for h in hits), default=1.0) or 1.0

@@ -141,8 +141,15 @@ def test_studyset_files(ui_client):
     assert len(ids) == 3 and genanki.guid_for(ids[0])  # GUIDs derive from these ids
 
 
+def test_studyset_from_included_ids_alone(ui_client):
+    d = ui_client.post("/studysets", json={"include": ["E3-16"], "size": 3}).json()
+    assert [i["id"] for i in d["items"]][0] == "E3-16" and len(d["items"]) == 3
+    assert list(d["coverage"]) == ["like E3-16"]
+
+
 @pytest.mark.parametrize(("body", "status", "needle"), [
-    ({"topics": []}, 422, "topics: List should have at least 1 item"),
+    ({"topics": []}, 422, "give at least one topic, or question ids to include"),
+    ({}, 422, "give at least one topic, or question ids to include"),
     ({"topics": ["x"], "size": 101}, 422, "size: Input should be less than or equal to 100"),
     ({"topics": ["x"], "mix": "W:x"}, 422, "bad difficulty mix: W:'x' is not a whole number"),
     ({"topics": ["x"], "format": "pdf"}, 422, "format: Input should be 'json', 'md', 'csv' or 'anki'"),

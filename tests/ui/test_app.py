@@ -251,6 +251,26 @@ def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
         assert "collection.anki2" in z.namelist()
 
 
+def test_study_set_from_picked_ids_alone_and_clearing_them(ui_app):
+    at = ui_app
+    at.text_input(key="q").input("product quantization").run()
+    at.button(key="add-E3-16").click().run()
+    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.number_input(key="ss_size").set_value(3)
+    at.text_input(key="ss_mix").input("")
+    at.button[0].click().run()  # no topics: the set is built around the picked question
+    assert not at.exception and not at.error
+    ss = at.session_state["studyset"]
+    related = [it.question.id for it in ss.items[1:]]
+    assert ss.items[0].question.id == "E3-16" and len(ss.items) == 3
+    assert ss.coverage() == {"like E3-16": related}
+    at.button(key="ss_clear_picked").click().run()
+    assert at.session_state["basket"] == [] and at.text_input(key="ss_include").value == ""
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == [
+        "a study set needs at least one topic (e.g. 'KV cache') or a question id to include"]
+
+
 def test_study_set_errors_are_shown(ui_app):
     at = ui_app
     at.sidebar.radio(key="page").set_value("Study set").run()
@@ -353,7 +373,7 @@ def test_cli_studyset_formats(ui_env, ui_settings, capsys, tmp_path):
     (["studyset", "--topic", "x", "--mix", "W:x"],
      "error: bad difficulty mix: W:'x' is not a whole number; write it like 'W:2,M:5,H:5'\n"),
     (["studyset", "--topic", "x", "--format", "anki"], "error: --format anki writes a binary .apkg file: give --out FILE\n"),
-    (["studyset", "--size", "3"], "error: give at least one --topic, e.g. --topic 'KV cache'\n"),
+    (["studyset", "--size", "3"], "error: give at least one --topic (e.g. --topic 'KV cache') or --include ID\n"),
     (["studyset", "--topic", "x", "--format", "pdf"], "error: unknown --format 'pdf'; choose one of: md, csv, json, anki\n"),
     (["studyset", "--topic", "x", "--exclude", "E77-1"], "error: unknown question id 'E77-1' in exclude; ids look like E5-193\n"),
 ])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from qbank.retrieval.modes import EVAL_DEFAULT_MODES, MODE_NAMES
 
@@ -110,8 +110,10 @@ class QuestionDetail(BaseModel):
 
 
 class StudySetRequest(BaseModel):
-    topics: list[Annotated[str, Field(min_length=1)]] = Field(..., min_length=1, max_length=10,
-                                                             examples=[["KV cache", "product quantization"]])
+    topics: list[Annotated[str, Field(min_length=1)]] = Field(
+        [], max_length=10, examples=[["KV cache", "product quantization"]],
+        description="what the set is about; may be empty when include names questions (the set is then "
+                    "built around them, from their related questions)")
     # strict: JSON true is not the number 1
     size: int | None = Field(None, ge=1, le=MAX_SET_SIZE, strict=True, description="default: the mix's total, else 12")
     mix: str | dict[str, int] | None = Field(None, examples=["W:2,M:5,H:5"])
@@ -128,6 +130,12 @@ class StudySetRequest(BaseModel):
 
     # NaN / ±Infinity (which Python's JSON parser accepts) are refused as 422, never passed on
     model_config = {"populate_by_name": True, "allow_inf_nan": False}
+
+    @model_validator(mode="after")
+    def _topics_or_ids(self):
+        if not self.topics and not self.include:
+            raise ValueError("give at least one topic, or question ids to include")
+        return self
 
 
 class StudyItemModel(BaseModel):

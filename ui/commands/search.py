@@ -6,7 +6,6 @@ import json
 import sys
 from pathlib import Path
 
-from qbank.retrieval.confidence import match_notes
 from qbank.retrieval.modes import DEFAULT_MODE, MODE_NAMES
 from qbank.ui.commands.common import add_common, hit_rows, settings_from_args
 
@@ -69,6 +68,8 @@ def cmd_search(args) -> int:
         t = res.timings_ms
         print(f"({len(res.hits)} hits, {args.mode}, {t['total']:.1f} ms"
               + (f"; {res.message}" if res.message else "") + ")", file=sys.stderr)
+        from qbank.retrieval.confidence import match_notes
+
         for line in match_notes(res.match, res.corrected_query, bool(res.filters), bool(res.hits), res.relax):
             print(f"note: {line}", file=sys.stderr)
     if not res.hits and res.message:

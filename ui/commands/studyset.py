@@ -22,8 +22,8 @@ def cmd_studyset(args) -> int:
                         sections=tuple(args.section or ()), kinds=tuple(args.kind or ()),
                         include=tuple(args.include or ()), exclude=tuple(args.exclude or ()), minutes=args.minutes,
                         lam=args.lam, dup_threshold=args.dup_threshold)
-    if not spec.topics:
-        raise InvalidQueryError("give at least one --topic, e.g. --topic 'KV cache'")
+    if not spec.topics and not spec.include:
+        raise InvalidQueryError("give at least one --topic (e.g. --topic 'KV cache') or --include ID")
     searcher = open_searcher(settings_from_args(args))
     ss = build_study_set(searcher, spec)
     data = export(ss, args.format)

@@ -19,7 +19,9 @@ def page_studyset(searcher) -> None:
     titles = {q.section: q.section_title for q in idx.questions}
     basket = st.session_state.setdefault("basket", [])
     with st.form("ss_form"):
-        st.text_area("Topics (one per line)", key="ss_topics", placeholder="KV cache\nproduct quantization", height=90)
+        st.text_area("Topics (one per line)", key="ss_topics", height=90,
+                     placeholder="One topic per line, for example: KV cache — or leave empty and include question "
+                                 "ids below to build the set around them")
         c1, c2, c3 = st.columns(3)
         size = c1.number_input("Size", 1, 100, 12, key="ss_size")
         mix = c2.text_input("Difficulty mix", "W:2,M:5,H:5", key="ss_mix", help="e.g. W:2,M:5,H:5 (blank: any)")
@@ -37,7 +39,9 @@ def page_studyset(searcher) -> None:
         lam = st.slider("Relevance ↔ variety (MMR λ)", 0.0, 1.0, 0.7, 0.05, key="ss_lambda")
         submitted = st.form_submit_button("Build study set", type="primary")
     if basket:
-        st.caption("Picked from search: " + ", ".join(basket))
+        c1, c2 = st.columns([4, 1])
+        c1.caption("Picked from search: " + ", ".join(basket))
+        c2.button("Clear picked", key="ss_clear_picked", on_click=clear_picked)
     if submitted:
         topics = [t.strip() for t in st.session_state.get("ss_topics", "").splitlines() if t.strip()]
         spec = StudySetSpec(topics=tuple(topics), size=int(size), mix=mix or None, roles=tuple(roles),
@@ -92,3 +96,9 @@ def page_studyset(searcher) -> None:
             continue
         col.download_button(label, data, file_name=filename(final, fmt), key=f"dl-{fmt}", on_click="ignore",
                             mime="application/octet-stream" if fmt == "anki" else None)
+
+
+def clear_picked() -> None:
+    """Forget the ids picked with 'Add to study set' (and empty the include box they filled)."""
+    st.session_state.basket = []
+    st.session_state.ss_include = ""
