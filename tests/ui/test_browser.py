@@ -108,3 +108,43 @@ def test_search_then_study_set_in_chromium(ui_page, tmp_path):
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / "studyset.png"))
     assert (SHOTS / "search.png").stat().st_size > 10_000 and (SHOTS / "studyset.png").stat().st_size > 10_000
+
+
+def test_url_state_match_notes_and_filter_chips_in_chromium(ui_server, ui_page):
+    """A pasted link restores the view (and the first paint of a fresh browser session is timed and
+    printed); the chips remove filters; nonsense says so; a typo is named; a visit to another page
+    keeps the search."""
+    ctx = ui_page.context.browser.new_context(viewport={"width": 1400, "height": 1000})  # a fresh session
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        t0 = time.monotonic()
+        page.goto(f"{ui_server}/?page=Search&q=product+quantization&difficulty=M")
+        box = page.get_by_label("Search the question bank")
+        box.wait_for()
+        first_paint = time.monotonic() - t0
+        print(f"\nfirst paint (fresh browser session, index built): {first_paint:.2f} s")
+        page.get_by_text("E5-195", exact=True).first.wait_for()
+        assert box.input_value() == "product quantization"
+        chip = page.get_by_role("button", name="✕ difficulty: M")
+        assert chip.is_visible()
+        page.get_by_role("button", name="Clear all filters").click()
+        chip.wait_for(state="detached")
+        page.wait_for_function("() => !location.search.includes('difficulty')")
+        assert "q=product+quantization" in page.url
+
+        box.fill("asdfqwer zxcvbnm")
+        box.press("Enter")
+        page.get_by_text("No match: no word of the query is in the bank").wait_for()
+        box.fill("speculatve decodng")
+        box.press("Enter")
+        page.get_by_text('Showing results for "speculative decoding"').wait_for()
+        page.wait_for_function("() => location.search.includes('speculatve')")
+
+        page.get_by_test_id("stSidebar").get_by_text("Study set", exact=True).click()
+        page.get_by_label("Topics (one per line)").wait_for()
+        page.get_by_test_id("stSidebar").get_by_text("Search", exact=True).click()
+        page.get_by_text('Showing results for "speculative decoding"').wait_for()
+        assert page.get_by_label("Search the question bank").input_value() == "speculatve decodng"
+    finally:
+        ctx.close()
