@@ -20,10 +20,8 @@ MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "csv": "text/csv; charset=u
                "json": "application/json", "anki": "application/octet-stream"}
 EXTENSIONS = {"md": "md", "csv": "csv", "json": "json", "anki": "apkg"}
 
-# Fixed Anki ids (random 31-bit numbers chosen once): a re-import finds the same note type and deck.
+# A fixed Anki note-type id (a random 31-bit number chosen once): a re-import finds the same note type.
 ANKI_MODEL_ID = 1_607_392_319
-ANKI_DECK_ID = 2_059_400_110
-ANKI_DECK_NAME = "qbank study set"
 
 
 def _tags(q: Question) -> str:
@@ -97,12 +95,26 @@ def anki_model():
     )
 
 
+def deck_name(ss: StudySet) -> str:
+    """The default deck: "qbank::" and the set's topics (or the ids it was built around)."""
+    about = ", ".join(ss.spec.topics) or ", ".join(it.question.id for it in ss.items if it.reason == "include")
+    return f"qbank::{about[:80] or 'study set'}"
+
+
+def deck_id(name: str) -> int:
+    """A deck id that follows the name (31 bits of its sha256): a set exported again under the same
+    name updates its deck; another name makes another deck."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:4], "big") & 0x7FFF_FFFF
+
+
 def anki_notes(ss: StudySet) -> list:
     import genanki
 
     model = anki_model()
     notes = []
-    for it in ss.items:
+    for due, it in enumerate(ss.items):  # new cards come in `due` order: the previewed order
         q = it.question
         testing = f"<b>{html.escape((q.testing_label or 'testing').capitalize())}:</b> {html.escape(q.testing)}" \
             if q.testing else ""
@@ -113,20 +125,22 @@ def anki_notes(ss: StudySet) -> list:
             rubric = f"<b>{html.escape(q.rubric_label or 'Rubric')}:</b>{body}"
         tags = ["qbank", f"qbank::E{q.section}", f"qbank::difficulty::{q.difficulty}", f"qbank::kind::{q.kind}",
                 *(f"qbank::role::{r}" for r in q.roles)]
-        notes.append(genanki.Note(model=model, guid=genanki.guid_for(q.id), tags=tags,
+        notes.append(genanki.Note(model=model, guid=genanki.guid_for(q.id), tags=tags, due=due,
                                   fields=[q.id, html.escape(q.question), html.escape(_tags(q)), testing, rubric]))
     return notes
 
 
-def to_apkg(ss: StudySet, out: Path | io.BytesIO | None = None) -> bytes | None:
+def to_apkg(ss: StudySet, out: Path | io.BytesIO | None = None, deck: str | None = None) -> bytes | None:
     """Write an Anki package to ``out`` (path or binary file); with no ``out``, return its bytes.
 
-    Note GUIDs are ``genanki.guid_for(question id)`` and the model and deck ids are fixed, so importing
-    a later export of the same questions updates the cards instead of duplicating them.
+    Note GUIDs are ``genanki.guid_for(question id)`` and the model id is fixed, so importing a later
+    export of the same questions updates the cards instead of duplicating them. The deck is ``deck``
+    (default :func:`deck_name`), its id derived from the name; cards are due in the set's order.
     """
     import genanki
 
-    deck = genanki.Deck(ANKI_DECK_ID, ANKI_DECK_NAME)
+    name = (deck or "").strip()[:200] or deck_name(ss)
+    deck = genanki.Deck(deck_id(name), name)
     for note in anki_notes(ss):
         deck.add_note(note)
     pkg = genanki.Package(deck)
@@ -138,8 +152,8 @@ def to_apkg(ss: StudySet, out: Path | io.BytesIO | None = None) -> bytes | None:
     return None
 
 
-def export(ss: StudySet, fmt: str) -> bytes:
-    """The set in ``fmt`` (``md``, ``csv``, ``json`` or ``anki``) as bytes."""
+def export(ss: StudySet, fmt: str, deck: str | None = None) -> bytes:
+    """The set in ``fmt`` (``md``, ``csv``, ``json`` or ``anki``, into the deck ``deck``) as bytes."""
     if fmt == "md":
         return to_markdown(ss).encode("utf-8")
     if fmt == "csv":
@@ -147,7 +161,7 @@ def export(ss: StudySet, fmt: str) -> bytes:
     if fmt == "json":
         return to_json(ss).encode("utf-8")
     if fmt == "anki":
-        return to_apkg(ss)  # type: ignore[return-value]
+        return to_apkg(ss, deck=deck)  # type: ignore[return-value]
     raise UnknownNameError("format", fmt, FORMATS)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from qbank.errors import InvalidQueryError, UnknownIdError, UnknownNameError
 from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set, parse_mix, question_vectors
-from qbank.ui.exports import ANKI_DECK_ID, ANKI_MODEL_ID, export, to_apkg, to_csv, to_json, to_markdown
+from qbank.ui.exports import ANKI_MODEL_ID, deck_id, deck_name, export, to_apkg, to_csv, to_json, to_markdown
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +196,35 @@ def test_csv_and_json(ss_set):
         export(ss_set, "pdf")
 
 
+def _anki(apkg: bytes) -> tuple[list[tuple[str, int]], dict]:
+    """(note guid, card due) in due order, and the decks table of a package."""
+    import json
+    import tempfile
+
+    with zipfile.ZipFile(io.BytesIO(apkg)) as z, tempfile.NamedTemporaryFile(suffix=".anki2") as f:
+        f.write(z.read("collection.anki2"))
+        f.flush()
+        con = sqlite3.connect(f.name)
+        try:
+            cards = con.execute("select n.guid, c.due from cards c join notes n on n.id = c.nid order by c.due").fetchall()
+            decks = json.loads(con.execute("select decks from col").fetchone()[0])
+        finally:
+            con.close()
+    return cards, decks
+
+
+def test_anki_deck_is_named_after_the_topics_and_cards_come_in_the_set_s_order(ss_set):
+    order = list(reversed(ids(ss_set)))
+    edited = ss_set.reordered(order)
+    cards, decks = _anki(to_apkg(edited))
+    assert [g for g, _ in cards] == [genanki.guid_for(i) for i in order] and [d for _, d in cards] == list(range(len(order)))
+    name = deck_name(ss_set)
+    assert name == "qbank::" + ", ".join(ss_set.spec.topics) and decks[str(deck_id(name))]["name"] == name
+    _, decks = _anki(to_apkg(edited, deck="Interview loop · week 2"))
+    assert decks[str(deck_id("Interview loop · week 2"))]["name"] == "Interview loop · week 2"
+    assert deck_id("a") == deck_id("a") != deck_id("b") and 0 < deck_id("a") < 2**31
+
+
 def _notes(apkg: bytes) -> list[tuple[str, str, str]]:
     import tempfile
 
@@ -210,8 +239,14 @@ def _notes(apkg: bytes) -> list[tuple[str, str, str]]:
                 decks = con.execute("select decks from col").fetchone()[0]
             finally:
                 con.close()
-    assert str(ANKI_DECK_ID) in decks
+    assert str(deck_id(deck_name_of(decks))) in decks
     return rows
+
+
+def deck_name_of(decks_json: str) -> str:
+    import json
+
+    return next(d["name"] for d in json.loads(decks_json).values() if d["name"] != "Default")
 
 
 def test_anki_package_has_stable_guids(ss_set, tmp_path):

@@ -141,6 +141,23 @@ def test_studyset_files(ui_client):
     assert len(ids) == 3 and genanki.guid_for(ids[0])  # GUIDs derive from these ids
 
 
+def test_studyset_anki_goes_into_the_named_deck(ui_client):
+    import json as _json
+    import sqlite3
+    import tempfile
+
+    r = ui_client.post("/studysets", json={"topics": ["KV cache"], "size": 3, "format": "anki", "deck": "Loop · wk 2"})
+    assert r.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z, tempfile.NamedTemporaryFile(suffix=".anki2") as f:
+        f.write(z.read("collection.anki2"))
+        f.flush()
+        con = sqlite3.connect(f.name)
+        names = {d["name"] for d in _json.loads(con.execute("select decks from col").fetchone()[0]).values()}
+        dues = [d for (d,) in con.execute("select due from cards order by due")]
+        con.close()
+    assert "Loop · wk 2" in names and dues == [0, 1, 2]
+
+
 def test_studyset_from_included_ids_alone(ui_client):
     d = ui_client.post("/studysets", json={"include": ["E3-16"], "size": 3}).json()
     assert [i["id"] for i in d["items"]][0] == "E3-16" and len(d["items"]) == 3

@@ -239,6 +239,8 @@ def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
     # one download button per export, serving the previewed order
     buttons = {b.label: b for b in at.get("download_button")}
     assert set(buttons) == {"Markdown", "CSV", "JSON", "Anki deck"}
+    deck = next(t for t in at.text_input if t.label == "Anki deck")
+    assert deck.value == "qbank::KV cache memory, product quantization"  # editable; the export uses it
     md, name = ui_downloads[buttons["Markdown"].proto.url]
     assert name == "studyset-kv-cache-memory-product-quantization.md"
     text = md.decode()

@@ -127,6 +127,7 @@ class StudySetRequest(BaseModel):
     lam: float = Field(0.7, ge=0.0, le=1.0, alias="lambda", description="MMR λ: 1 = relevance only")
     dup_threshold: float = Field(0.92, gt=0.0, le=1.0)
     format: Literal["json", "md", "csv", "anki"] = "json"
+    deck: str | None = Field(None, max_length=200, description="anki: the deck's name (default: qbank::<topics>)")
 
     # NaN / ±Infinity (which Python's JSON parser accepts) are refused as 422, never passed on
     model_config = {"populate_by_name": True, "allow_inf_nan": False}

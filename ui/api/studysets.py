@@ -26,5 +26,5 @@ def studysets(searcher: SearcherDep, body: StudySetRequest):
     ss = build_study_set(searcher, spec)
     if body.format == "json":
         return JSONResponse(StudySetResponse(**ss.to_dict()).model_dump())
-    return Response(export(ss, body.format), media_type=MEDIA_TYPES[body.format],
+    return Response(export(ss, body.format, deck=body.deck), media_type=MEDIA_TYPES[body.format],
                     headers={"Content-Disposition": f'attachment; filename="{filename(ss, body.format)}"'})

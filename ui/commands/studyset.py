@@ -26,7 +26,7 @@ def cmd_studyset(args) -> int:
         raise InvalidQueryError("give at least one --topic (e.g. --topic 'KV cache') or --include ID")
     searcher = open_searcher(settings_from_args(args))
     ss = build_study_set(searcher, spec)
-    data = export(ss, args.format)
+    data = export(ss, args.format, deck=args.deck)
     for m in ss.messages:
         print(f"note: {m}", file=sys.stderr)
     if args.out:
@@ -62,4 +62,5 @@ def register(sub) -> None:
                    help="cosine at which two questions count as near-duplicates (default 0.92)")
     p.add_argument("--format", default="md", help="md | csv | json | anki (anki needs --out)")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--deck", metavar="NAME", help="anki: the deck's name (default: qbank::<topics>)")
     p.set_defaults(func=cmd_studyset)

@@ -13,7 +13,7 @@ EXPORTS = (("md", "Markdown"), ("csv", "CSV"), ("json", "JSON"), ("anki", "Anki 
 
 def page_studyset(searcher) -> None:
     from qbank.retrieval.studyset import MINUTES, StudySetSpec, build_study_set
-    from qbank.ui.exports import export, filename
+    from qbank.ui.exports import deck_name, export, filename
 
     idx = searcher.index
     titles = {q.section: q.section_title for q in idx.questions}
@@ -87,10 +87,12 @@ def page_studyset(searcher) -> None:
         st.info("The set is empty.")
         return
     st.markdown("##### Download")
+    deck = st.text_input("Anki deck", deck_name(final), max_chars=200,
+                         help="the deck the Anki export goes into; the cards come in the order above")
     cols = st.columns(len(EXPORTS))
     for col, (fmt, label) in zip(cols, EXPORTS, strict=True):
         try:
-            data = export(final, fmt)
+            data = export(final, fmt, deck=deck)
         except QbankError as e:
             col.error(str(e))
             continue
