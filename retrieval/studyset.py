@@ -22,6 +22,7 @@ The formats a set is taken away in (Markdown, CSV, JSON, Anki) are :mod:`qbank.u
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -162,12 +163,39 @@ class StudySet:
         unknown = [i for i in wanted if i not in by_id]
         if unknown:
             raise UnknownIdError(f"{', '.join(unknown)} not in this study set")
-        return replace(self, items=tuple(by_id[i] for i in wanted))
+        items = tuple(by_id[i] for i in wanted)
+        if len(items) == len(self.items):  # a new order only: every note still holds
+            return replace(self, items=items)
+        return replace(self, items=items, messages=self._notes_after_pruning(items))
+
+    def _notes_after_pruning(self, items: tuple[StudyItem, ...]) -> tuple[str, ...]:
+        """The notes for a set the user pruned: the build's notes about counts and about removed
+        questions go; what the set now holds against the mix, the budget and the topics is said again."""
+        present = {it.question.id for it in items}
+        removed = [it.question.id for it in self.items if it.question.id not in present]
+        kept = [m for m in self.messages if not m.startswith(COUNT_NOTES) and not any(r in m for r in removed)]
+        now = [f"{len(removed)} of the {len(self.items)} questions built were removed: {', '.join(removed)}"]
+        mix = self.spec.mix if isinstance(self.spec.mix, dict) else parse_mix(self.spec.mix)
+        have = Counter(it.question.difficulty for it in items)
+        if mix and any(have.get(d, 0) < n for d, n in mix.items()):
+            now.append(f"difficulty mix {format_mix(mix)}: the set now holds "
+                       f"{_count_str([it.question.difficulty for it in items]) or 'nothing'}")
+        if self.spec.minutes is not None:
+            now.append(f"the set now takes {sum(it.minutes for it in items)} of the {self.spec.minutes} min budget")
+        covered_before = {it.topic for it in self.items if it.topic}
+        for t in self.spec.topics:
+            if t in covered_before and not any(it.topic == t for it in items):
+                now.append(f"topic {t!r} is no longer covered: its questions were removed")
+        return tuple(kept + now)
 
     def to_dict(self) -> dict[str, Any]:
         return {"spec": self.spec.to_dict(), "size": len(self.items), "total_minutes": self.total_minutes,
                 "by_difficulty": self.by_difficulty(), "coverage": self.coverage(), "messages": list(self.messages),
                 "params": self.params, "items": [it.to_dict() for it in self.items]}
+
+
+# build notes that state counts: stale once the user removes questions (StudySet.reordered)
+COUNT_NOTES = ("time budget of ", "only ", "difficulty mix ", "the included questions alone take ")
 
 
 def _items(v) -> list[str]:

@@ -261,3 +261,21 @@ def test_anki_package_has_stable_guids(ss_set, tmp_path):
     q = ss_set.items[0].question
     assert fields[0] == q.id and q.question.replace("’", "&#x27;")[:10] in fields[1].replace("’", "&#x27;")
     assert q.testing.split()[0] in fields[3]
+
+
+def test_pruning_replaces_the_build_s_count_notes_with_what_the_set_now_holds(ss_searcher):
+    ss = build_study_set(ss_searcher, StudySetSpec(topics=("KV cache memory", "retrieval evaluation"), size=30,
+                                                   mix="W:1,M:2,H:2", minutes=40))
+    assert any(m.startswith(("time budget of ", "only ")) for m in ss.messages)  # the build's count note
+    order = [it.question.id for it in ss.items]
+    assert ss.reordered(list(reversed(order))).messages == ss.messages  # a new order changes no note
+    gone = order[:2]
+    pruned = ss.reordered(order[2:])
+    assert not any(m.startswith(("time budget of ", "only ")) for m in pruned.messages)
+    assert f"2 of the {len(order)} questions built were removed: {', '.join(gone)}" in pruned.messages
+    minutes = sum(it.minutes for it in pruned.items)
+    assert f"the set now takes {minutes} of the 40 min budget" in pruned.messages
+    kept_topics = {it.topic for it in pruned.items}
+    for t in ("KV cache memory", "retrieval evaluation"):
+        lost = f"topic {t!r} is no longer covered: its questions were removed"
+        assert (lost in pruned.messages) == (t in {it.topic for it in ss.items} and t not in kept_topics)
