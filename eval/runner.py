@@ -202,8 +202,8 @@ def evaluate_modes(searcher, queries: dict[str, str], qrels: dict[str, dict[str,
         got = ranked(results[primary].run.get(qid, {}))
         rel = qrels_scored[qid]
         missed = [d for d, g in sorted(rel.items(), key=lambda x: (-x[1], x[0])) if g >= 1 and d not in got[:10]]
-        report.worst.append({"qid": qid, "query": scored[qid], "value": pq[qid][PRIMARY], "top5": got[:5],
-                             "missed": missed[:5]})
+        report.worst.append({"qid": qid, "query": scored[qid], "mode": primary, "value": pq[qid][PRIMARY],
+                             "top5": got[:5], "missed": missed[:5]})
     return report
 
 

@@ -300,8 +300,13 @@ def test_evals_golden_set(ui_app):
     table = at.dataframe[0].value
     assert list(table.index) == ["bm25", "hybrid"] and "ndcg@10" in table.columns
     md = [m.value for m in at.markdown]
-    assert "##### Recall@K" in md and "##### Worst queries" in md
+    assert "##### Recall@K" in md and "##### Worst queries (hybrid mode, lowest ndcg@10)" in md
     assert any(m.startswith("##### Significance") for m in md)
+    assert {b.label for b in at.get("download_button")} == {"Report (JSON)", "Report (Markdown)",
+                                                              "TREC runs + report (zip)"}
+    # switching the query set clears the old report
+    at.radio(key="ev_source").set_value("Upload queries + qrels").run()
+    assert not at.subheader and "ev_report" not in at.session_state
 
 
 def test_evals_uploaded_pair(ui_app):
@@ -317,6 +322,24 @@ def test_evals_uploaded_pair(ui_app):
     table = at.dataframe[0].value
     assert table.loc["bm25", "recall@10"] == 1.0
     assert len(at.table) == 1  # significance: dense and hybrid against the best leg
+    assert [t.label for t in at.tabs] == ["difficulty", "role", "section", "kind"]  # breakdowns
+    worst = next(m.value for m in at.markdown if m.value.startswith("| qid |"))
+    assert "[E3-16](?page=Question&id=E3-16)" in worst or "[E2-7](?page=Question&id=E2-7)" in worst
+
+
+def test_evals_refuse_unknown_ids_and_name_the_uploaded_file(ui_app):
+    at = ui_app
+    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="ev_source").set_value("Upload queries + qrels").run()
+    at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\n", "text/plain"))
+    at.file_uploader(key="ev_r").set_value(("mine.qrels", b"q1 0 doc-17 2\nq1 0 doc-4 1\n", "text/plain"))
+    at.button(key="ev_run").click().run()
+    assert [e.value for e in at.error] == ["none of the 2 judged ids in mine.qrels is a question of this bank "
+                                           "(e.g. 'doc-17'; ids look like E5-195): nothing to evaluate"]
+    at.file_uploader(key="ev_q").set_value(("q_empty.tsv", b"", "text/plain"))
+    at.button(key="ev_run").click().run()
+    err = at.error[0].value
+    assert err.startswith("q_empty.tsv") and "/tmp" not in err and "\\" not in err, err
 
 
 def test_evals_upload_missing_file(ui_app):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import streamlit as st
 from qbank.config import Settings
 from qbank.errors import QbankError
 from qbank.retrieval.modes import EVAL_DEFAULT_MODES, MODE_NAMES, MODES
+from qbank.ui.web.common import md_escape
 
 
 @st.cache_resource(show_spinner="Indexing SciFact (first time: minutes)…")
@@ -43,6 +45,8 @@ def page_evals(searcher) -> None:
         uploads = (uq, ur)
     elif source.startswith("SciFact"):
         st.caption("SciFact is indexed into its own index the first time (BM25 only: seconds; dense: minutes).")
+    if st.session_state.get("ev_report_source") != source:  # another query set: the old report goes
+        st.session_state.pop("ev_report", None)
     if not st.button("Run evaluation", type="primary", key="ev_run"):
         rep = st.session_state.get("ev_report")
         if rep is not None:
@@ -66,8 +70,16 @@ def page_evals(searcher) -> None:
                 qp, rp = Path(tmp) / uq.name, Path(tmp) / ur.name
                 qp.write_bytes(uq.getvalue())
                 rp.write_bytes(ur.getvalue())
-                queries, qrels = read_queries(qp), read_qrels(rp)
+                try:
+                    queries, qrels = read_queries(qp), read_qrels(rp)
+                except QbankError as e:  # name the uploaded file, not where the server put it
+                    raise type(e)(str(e).replace(f"{tmp}/", "").replace(tmp, "")) from None
             name = uq.name
+            judged = {d for rel in qrels.values() for d in rel}
+            if judged and not judged & set(questions):
+                st.error(f"none of the {len(judged)} judged ids in {ur.name} is a question of this bank "
+                         f"(e.g. {sorted(judged)[0]!r}; ids look like E5-195): nothing to evaluate")
+                return
         else:
             dense = any(m != "bm25" for m in modes)
             target, queries, qrels = _scifact(searcher.settings.model_dump_json(), dense)
@@ -84,6 +96,7 @@ def page_evals(searcher) -> None:
         rep = evaluate_modes(target, queries, qrels, modes, name, k=100, questions=questions, progress=progress)
         bar.empty()
         st.session_state.ev_report = rep
+        st.session_state.ev_report_source = source
         st.caption(f"evaluated in {time.perf_counter() - t:.1f} s")
     except QbankError as e:
         st.error(str(e))
@@ -105,15 +118,53 @@ def show_report(rep, pd, primary: str, recall_ks) -> None:
     st.dataframe(table.style.format("{:.4f}", subset=cols).format("{:.1f}", subset=["p50 ms", "p95 ms"]),
                  width="stretch")
     st.markdown("##### Recall@K")
-    curve = pd.DataFrame({m: [r.means[f"recall@{k}"] for k in recall_ks] for m, r in rep.modes.items()},
-                         index=pd.Index(list(recall_ks), name="K"))
-    st.line_chart(curve, x_label="K", y_label="recall")
+    import altair as alt
+
+    ks = [str(k) for k in recall_ks]  # K as categories: K ≤ 10 is not squeezed into a corner
+    long = pd.DataFrame([{"K": str(k), "mode": m, "recall": r.means[f"recall@{k}"]}
+                         for m, r in rep.modes.items() for k in recall_ks])
+    st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+        x=alt.X("K:O", sort=ks, title="K"), y=alt.Y("recall:Q", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("mode:N", scale=alt.Scale(scheme="category10"))), width="stretch")
     if rep.significance:
         st.markdown(f"##### Significance (paired randomisation test on {primary})")
         st.table(pd.DataFrame([{"mode": m, "vs": s["against"], "Δ": round(s["delta"], 4), "p": round(s["p"], 4)}
                                for m, s in rep.significance.items()]).set_index("mode"))
+    if rep.breakdown:
+        st.markdown(f"##### {primary} by group")
+        tabs = st.tabs(list(rep.breakdown))
+        for tab, groups in zip(tabs, rep.breakdown.values(), strict=True):
+            tab.dataframe(pd.DataFrame(groups).T.style.format("{:.3f}"), width="stretch")
     if rep.worst:
-        st.markdown("##### Worst queries")
-        st.dataframe(pd.DataFrame([{"qid": w["qid"], "query": w["query"], primary: round(w["value"], 3),
-                                    "top 5": ", ".join(w["top5"]), "missed": ", ".join(w["missed"])}
-                                   for w in rep.worst]), hide_index=True, width="stretch")
+        mode = rep.worst[0].get("mode", "")
+        st.markdown(f"##### Worst queries ({mode} mode, lowest {primary})")
+        rows = ["| qid | query | " + primary + " | top 5 | missed |", "|---|---|---:|---|---|"]
+        for w in rep.worst:
+            rows.append(f"| {w['qid']} | {md_escape(w['query'])} | {w['value']:.3f} | {_links(w['top5'])} | "
+                        f"{_links(w['missed']) or '–'} |")
+        st.markdown("\n".join(rows))
+    st.markdown("##### Download")
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("Report (JSON)", json.dumps(rep.to_dict(), indent=1, ensure_ascii=False),
+                       file_name="report.json", key="ev_dl_json", on_click="ignore")
+    c2.download_button("Report (Markdown)", rep.markdown(), file_name="report.md", key="ev_dl_md", on_click="ignore")
+    c3.download_button("TREC runs + report (zip)", _zip(rep), file_name="eval.zip", key="ev_dl_zip",
+                       on_click="ignore", mime="application/zip")
+
+
+def _links(ids) -> str:
+    """Question ids as links that open the Question page (the app keeps its view in the URL)."""
+    return ", ".join(f"[{i}](?page=Question&id={i})" if i.startswith("E") else i for i in ids)
+
+
+def _zip(rep) -> bytes:
+    import io
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = rep.write(Path(tmp))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in files.values():
+                z.write(p, p.name)
+    return buf.getvalue()
