@@ -197,10 +197,18 @@ def test_filter_chips_remove_one_value_or_all_and_zero_results_say_which_filter_
     assert not [b for b in at.button if b.label.startswith("✕ ")] and not at.exception
 
 
-def test_related_button_opens_question_page(ui_app):
+def test_related_open_in_place_and_open_goes_to_the_question_page(ui_app):
     at = ui_app
     at.text_input(key="q").input("KV cache memory 70B").run()
     at.button(key="rel-E2-7").click().run()
+    assert at.sidebar.radio(key="page").value == "Search"  # in place, under the card
+    related = [b.key for b in at.button if b.key and b.key.startswith("relin-E2-7-")]
+    assert related and "relin-E2-7-E2-8" in related and at.button(key="rel-E2-7").label == "Hide related"
+    assert any(m.value.startswith("How much KV cache memory") and ":blue-badge[M · medium]" in m.value
+               for m in at.markdown)  # related questions carry their badges
+    at.button(key="rel-E2-7").click().run()
+    assert not [b for b in at.button if b.key and b.key.startswith("relin-E2-7-")]
+    at.button(key="open-E2-7").click().run()
     assert at.sidebar.radio(key="page").value == "Question"
     assert at.subheader[0].value == "E2-7"
     md = [m.value for m in at.markdown]

@@ -93,7 +93,17 @@ def show_rubric(q) -> None:
         st.caption("Companies: " + ", ".join(q.companies))
 
 
-def question_link(qid: str, text: str, key: str) -> None:
+def question_link(qid: str, text: str, key: str, q=None) -> None:
+    """A button that opens question ``qid``, its text, and (given the record ``q``) its badges."""
     c1, c2 = st.columns([1, 9], vertical_alignment="center")
     c1.button(qid, key=key, on_click=open_question, args=(qid,), help="open this question")
-    c2.markdown(md_escape(text))
+    c2.markdown(md_escape(text) + (f"  \n{badges(q)}" if q is not None else ""))
+
+
+def toggle_related(qid: str) -> None:
+    """Show or hide the related questions under a search result."""
+    shown = st.session_state.setdefault("related_open", [])
+    if qid in shown:
+        shown.remove(qid)
+    else:
+        shown.append(qid)

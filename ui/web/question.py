@@ -49,4 +49,5 @@ def page_question(searcher) -> None:
         st.error(str(e))
         return
     for h in related:
-        question_link(h.id, h.question.question if h.question else h.chunk_text[:120], key=f"relq-{h.id}")
+        question_link(h.id, h.question.question if h.question else h.chunk_text[:120], key=f"relq-{h.id}",
+                      q=h.question)

@@ -18,8 +18,10 @@ from qbank.ui.web.common import (
     highlight,
     md_escape,
     open_question,
+    question_link,
     set_query,
     show_rubric,
+    toggle_related,
 )
 
 FILTER_NAMES = ("difficulty", "role", "section", "chapter", "kind", "company")  # session keys f_<name>
@@ -101,11 +103,21 @@ def page_search(searcher) -> None:
                 q = h.question
                 with st.expander(q.rubric_label or "Testing note"):
                     show_rubric(q)
-                c1, c2, _ = st.columns([1, 1, 4])
-                c1.button("Related", key=f"rel-{h.id}", on_click=open_question, args=(h.id,))
+                c1, c2, c3, _ = st.columns([1, 1, 1, 3])
+                is_open = h.id in st.session_state.get("related_open", [])
+                c1.button("Hide related" if is_open else "Related", key=f"rel-{h.id}", on_click=toggle_related,
+                          args=(h.id,), help="the questions most like this one, here")
                 in_set = h.id in st.session_state.get("basket", [])
                 c2.button("In study set" if in_set else "Add to study set", key=f"add-{h.id}", disabled=in_set,
                           on_click=add_to_set, args=(h.id,))
+                c3.button("Open", key=f"open-{h.id}", on_click=open_question, args=(h.id,),
+                          help="the question page: chapters, who else cites them, related questions")
+                if is_open:
+                    with st.container(border=True):
+                        st.caption(f"Related to {h.id}")
+                        for r in searcher.related(h.id, 5):
+                            question_link(r.id, r.question.question if r.question else r.chunk_text[:120],
+                                          key=f"relin-{h.id}-{r.id}", q=r.question)
 
 
 def clear_filter(name: str | None = None, value=None) -> None:
