@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from qbank.index.store import LoadedIndex
-from qbank.retrieval.legs import LegRanking
+if TYPE_CHECKING:  # types only: the CLI imports match_notes while it builds its parser
+    from qbank.index.store import LoadedIndex
+    from qbank.retrieval.legs import LegRanking
 
 MATCHES = ("strong", "weak", "none")
 

@@ -236,7 +236,7 @@ def _check_spec(searcher, spec: StudySetSpec) -> tuple[list[str], int, dict[str,
         raise InvalidQueryError(f"size must be a whole number from 1 to {MAX_SIZE}, got {size!r}")
     if mix and sum(mix.values()) > size:
         raise InvalidQueryError(f"the mix {format_mix(mix)} asks for {sum(mix.values())} questions but the size is "
-                                f"{size}; raise --size or lower the mix")
+                                f"{size}; raise the size or lower the mix")
     if not 0.0 <= float(spec.lam) <= 1.0:
         raise InvalidQueryError(f"lambda must be between 0 and 1, got {spec.lam}")
     if not 0.0 < float(spec.dup_threshold) <= 1.0:

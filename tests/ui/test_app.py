@@ -159,8 +159,11 @@ def test_search_filter_matching_nothing_and_bad_mode(ui_app):
     assert cards(at) == []
     assert [i.value for i in at.info] == ["no question matches these filters"]
     at.sidebar.selectbox(key="mode").set_value("full").run()
-    assert "needs the cross-encoder reranker" in at.error[0].value
-    assert not at.exception
+    # said once, in the web's words: no command, no flag, no server path
+    assert [e.value for e in at.error] == [
+        "The full mode's reranker is not available on this server (its files are missing or do not match their "
+        "manifest). Pick the hybrid mode in the sidebar: it needs no reranker."]
+    assert not at.info and not at.exception
 
 
 def test_search_says_when_it_corrected_the_query_or_found_no_match(ui_app):

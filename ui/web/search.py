@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from qbank.errors import QbankError
+from qbank.errors import QbankError, UnavailableError
 from qbank.index.lexical import tokenize_query
 from qbank.records import DIFFICULTIES, DIFFICULTY_NAMES, KINDS, ROLE_NAMES, ROLES
 from qbank.retrieval.confidence import match_notes
@@ -60,10 +60,15 @@ def page_search(searcher) -> None:
         filters = searcher.parse_filters(difficulty=difficulty, role=role, section=section, chapter=chapter,
                                          kind=kind, company=company)
         res = searcher.search(query, k, mode, filters)
+    except UnavailableError:
+        if mode != "full":
+            raise
+        # web words, not the command line's (the CLI's message names the command that remakes it)
+        st.error("The full mode's reranker is not available on this server (its files are missing or do not "
+                 "match their manifest). Pick the hybrid mode in the sidebar: it needs no reranker.")
+        return
     except QbankError as e:
         st.error(str(e))
-        if mode == "full":
-            st.info("Pick the hybrid mode in the sidebar: it needs no reranker.")
         return
     st.caption(f"{len(res.hits)} results · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
     filter_chips(res.filters)
