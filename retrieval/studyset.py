@@ -363,11 +363,21 @@ def build_study_set(searcher, spec: StudySetSpec) -> StudySet:
         n_before = len(chosen)
         _round_robin(topics, size, chosen, lambda t: pick(t, relax_mix=True))
         filled = chosen[n_before:]
-        got = ", ".join(f"{mix[d] - n} of {mix[d]} {d} ({DIFFICULTY_NAMES[d]})" for d, n in short.items())
         instead = _count_str([it.question.difficulty for it in filled])
-        within = "the topics, filters and time budget" if budget is not None else "the topics and filters"
-        messages.append(f"difficulty mix {format_mix(mix)} not met: found only {got} matching {within}"
-                        + (f"; filled {len(filled)} slot(s) with {instead} instead" if filled else ""))
+        # the budget is to blame when questions of a short difficulty were there but did not fit it
+        left = {d for t in topics for qid, _ in cands[t] if qid not in used for d in [known[qid].difficulty]}
+        by_budget = {d: n for d, n in short.items() if budget is not None and d in left}
+        by_bank = {d: n for d, n in short.items() if d not in by_budget}
+        fill = f"; filled {len(filled)} slot(s) with {instead} instead" if filled else ""
+        if by_bank:
+            got = ", ".join(f"{mix[d] - n} of {mix[d]} {d} ({DIFFICULTY_NAMES[d]})" for d, n in by_bank.items())
+            messages.append(f"difficulty mix {format_mix(mix)} not met: found only {got} matching the topics and "
+                            f"filters{fill}")
+            fill = ""
+        if by_budget:
+            room = ", ".join(f"{n} more {d} ({MINUTES[d]} min each)" for d, n in by_budget.items())
+            messages.append(f"difficulty mix {format_mix(mix)} not met: the time budget of {budget} min left no room "
+                            f"for {room}{fill}")
 
     # report what is still missing
     if len(chosen) < size:

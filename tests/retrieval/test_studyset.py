@@ -108,6 +108,14 @@ def test_impossible_mix_reported(ss_searcher):
     assert sum(it.reason == "fill" for it in ss.items) == 2
 
 
+def test_a_mix_the_time_budget_cut_short_blames_the_budget(ss_searcher):
+    # hard questions about KV cache exist (E2-9, E2-10, ...), but 20 minutes hold one (15 min each)
+    ss = build_study_set(ss_searcher, StudySetSpec(topics=("KV cache memory",), size=3, mix="H:3", minutes=20))
+    assert sum(it.question.difficulty == "H" for it in ss.items) == 1
+    assert "difficulty mix H:3 not met: the time budget of 20 min left no room for 2 more H (15 min each)" in ss.messages[0]
+    assert not any("found only" in m for m in ss.messages)
+
+
 def test_time_budget(ss_searcher):
     ss = build_study_set(ss_searcher, StudySetSpec(topics=("KV cache",), size=6, minutes=30))
     assert ss.total_minutes <= 30
