@@ -1,6 +1,6 @@
 """The qbank web app (Streamlit): ``streamlit run ui/app.py`` or ``qbank ui``.
 
-Pages: Search, Question, Study set, Evals (a sidebar radio), each in ``qbank.ui.web``. Settings come from the environment
+Pages: Search, Question, Study set, Evals (across the top of the page), each in ``qbank.ui.web``. Settings come from the environment
 (``QBANK_INDEX_DIR``, ``QBANK_BANK``, ``QBANK_EMBEDDING_MODEL``, ...). The index and the models load
 once per process (``st.cache_resource``); a missing index is built on the first run behind a progress
 bar. Errors are shown with ``st.error``, never as tracebacks.
@@ -137,7 +137,9 @@ def main() -> None:
             st.session_state[key] = st.session_state[key]
     st.session_state.setdefault("page", "Search")
     st.sidebar.title("qbank")
-    page = st.sidebar.radio("Page", PAGES, key="page", label_visibility="collapsed")
+    # the pages across the top of the main area, not in the sidebar: on a phone the sidebar is folded
+    # away and holds the search filters
+    page = st.radio("Page", PAGES, key="page", horizontal=True, label_visibility="collapsed")
     state_to_url(page)
     try:
         PAGES[page](searcher)

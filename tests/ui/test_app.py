@@ -73,15 +73,15 @@ def test_search_state_survives_a_visit_to_another_page(ui_app):
     at.text_input(key="q").input("KV cache").run()
     at.sidebar.multiselect(key="f_role").set_value(["MLS"]).run()
     before = cards(at)
-    at.sidebar.radio(key="page").set_value("Study set").run()
-    at.sidebar.radio(key="page").set_value("Search").run()
+    at.radio(key="page").set_value("Study set").run()
+    at.radio(key="page").set_value("Search").run()
     assert at.text_input(key="q").value == "KV cache" and at.sidebar.multiselect(key="f_role").value == ["MLS"]
     assert cards(at) == before and not at.exception
 
 
 def test_empty_search_page_offers_examples(ui_app):
     at = ui_app
-    assert at.sidebar.radio(key="page").value == "Search"
+    assert at.radio(key="page").value == "Search"
     assert at.button(key="ex0").label == "product quantization"
     assert any("22 questions indexed" in c.value for c in at.caption)
     at.button(key="ex0").click().run()
@@ -204,7 +204,7 @@ def test_related_open_in_place_and_open_goes_to_the_question_page(ui_app):
     at = ui_app
     at.text_input(key="q").input("KV cache memory 70B").run()
     at.button(key="rel-E2-7").click().run()
-    assert at.sidebar.radio(key="page").value == "Search"  # in place, under the card
+    assert at.radio(key="page").value == "Search"  # in place, under the card
     related = [b.key for b in at.button if b.key and b.key.startswith("relin-E2-7-")]
     assert related and "relin-E2-7-E2-8" in related and at.button(key="rel-E2-7").label == "Hide related"
     assert any(m.value.startswith("How much KV cache memory") and ":blue-badge[M · medium]" in m.value
@@ -212,7 +212,7 @@ def test_related_open_in_place_and_open_goes_to_the_question_page(ui_app):
     at.button(key="rel-E2-7").click().run()
     assert not [b for b in at.button if b.key and b.key.startswith("relin-E2-7-")]
     at.button(key="open-E2-7").click().run()
-    assert at.sidebar.radio(key="page").value == "Question"
+    assert at.radio(key="page").value == "Question"
     assert at.subheader[0].value == "E2-7"
     md = [m.value for m in at.markdown]
     assert "##### Chapters" in md and "##### Related questions" in md
@@ -230,7 +230,7 @@ def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
     # pick one question from the search page: it is included in the set
     at.text_input(key="q").input("product quantization").run()
     at.button(key="add-E3-16").click().run()
-    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.radio(key="page").set_value("Study set").run()
     assert at.text_input(key="ss_include").value == "E3-16"
     at.text_area(key="ss_topics").input("KV cache memory\nproduct quantization")
     at.number_input(key="ss_size").set_value(6)
@@ -268,7 +268,7 @@ def test_study_set_from_picked_ids_alone_and_clearing_them(ui_app):
     at = ui_app
     at.text_input(key="q").input("product quantization").run()
     at.button(key="add-E3-16").click().run()
-    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.radio(key="page").set_value("Study set").run()
     at.number_input(key="ss_size").set_value(3)
     at.text_input(key="ss_mix").input("")
     at.button[0].click().run()  # no topics: the set is built around the picked question
@@ -286,7 +286,7 @@ def test_study_set_from_picked_ids_alone_and_clearing_them(ui_app):
 
 def test_study_set_errors_are_shown(ui_app):
     at = ui_app
-    at.sidebar.radio(key="page").set_value("Study set").run()
+    at.radio(key="page").set_value("Study set").run()
     at.text_area(key="ss_topics").input("KV cache")
     at.text_input(key="ss_mix").input("W:x")
     at.button[0].click().run()
@@ -300,7 +300,7 @@ def test_study_set_errors_are_shown(ui_app):
 
 def test_evals_golden_set(ui_app):
     at = ui_app
-    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="page").set_value("Evals").run()
     assert at.multiselect(key="ev_modes").value == ["bm25", "dense", "hybrid"]
     at.multiselect(key="ev_modes").set_value(["bm25", "hybrid"])
     at.button(key="ev_run").click().run()
@@ -322,7 +322,7 @@ def test_evals_golden_set(ui_app):
 
 def test_evals_uploaded_pair(ui_app):
     at = ui_app
-    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="page").set_value("Evals").run()
     at.radio(key="ev_source").set_value("Upload queries + qrels").run()
     at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\nq2\tKV cache memory\n", "text/plain"))
     at.file_uploader(key="ev_r").set_value(("q.qrels", b"q1 0 E3-16 2\nq2 0 E2-7 2\nq2 0 E2-8 1\n", "text/plain"))
@@ -340,7 +340,7 @@ def test_evals_uploaded_pair(ui_app):
 
 def test_evals_refuse_unknown_ids_and_name_the_uploaded_file(ui_app):
     at = ui_app
-    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="page").set_value("Evals").run()
     at.radio(key="ev_source").set_value("Upload queries + qrels").run()
     at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\n", "text/plain"))
     at.file_uploader(key="ev_r").set_value(("mine.qrels", b"q1 0 doc-17 2\nq1 0 doc-4 1\n", "text/plain"))
@@ -355,7 +355,7 @@ def test_evals_refuse_unknown_ids_and_name_the_uploaded_file(ui_app):
 
 def test_evals_upload_missing_file(ui_app):
     at = ui_app
-    at.sidebar.radio(key="page").set_value("Evals").run()
+    at.radio(key="page").set_value("Evals").run()
     at.radio(key="ev_source").set_value("Upload queries + qrels").run()
     at.button(key="ev_run").click().run()
     assert [e.value for e in at.error] == ["upload both a queries file and a qrels file"]

@@ -84,6 +84,11 @@ def ui_page(ui_server):
             browser.close()
 
 
+def nav(page):
+    """The page selector across the top of the main area (the first radio group on every page)."""
+    return page.get_by_test_id("stRadio").first
+
+
 def test_search_then_study_set_in_chromium(ui_page, tmp_path):
     page = ui_page
     SHOTS = Path(os.environ.get("QBANK_SCREENSHOT_DIR") or tmp_path)
@@ -98,7 +103,7 @@ def test_search_then_study_set_in_chromium(ui_page, tmp_path):
     page.wait_for_timeout(500)
     page.screenshot(path=str(SHOTS / "search.png"))
 
-    page.get_by_test_id("stSidebar").get_by_text("Study set", exact=True).click()
+    nav(page).get_by_text("Study set", exact=True).click()
     topics = page.get_by_label("Topics (one per line)")
     topics.wait_for()
     topics.fill("KV cache\nproduct quantization")
@@ -141,10 +146,29 @@ def test_url_state_match_notes_and_filter_chips_in_chromium(ui_server, ui_page):
         page.get_by_text('Showing results for "speculative decoding"').wait_for()
         page.wait_for_function("() => location.search.includes('speculatve')")
 
-        page.get_by_test_id("stSidebar").get_by_text("Study set", exact=True).click()
+        nav(page).get_by_text("Study set", exact=True).click()
         page.get_by_label("Topics (one per line)").wait_for()
-        page.get_by_test_id("stSidebar").get_by_text("Search", exact=True).click()
+        nav(page).get_by_text("Search", exact=True).click()
         page.get_by_text('Showing results for "speculative decoding"').wait_for()
         assert page.get_by_label("Search the question bank").input_value() == "speculatve decodng"
+    finally:
+        ctx.close()
+
+
+def test_pages_are_reachable_on_a_phone(ui_server, ui_page, tmp_path):
+    ctx = ui_page.context.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(ui_server)
+        page.get_by_label("Search the question bank").wait_for()
+        for name, landmark in (("Study set", "Topics (one per line)"), ("Evals", "Run evaluation")):
+            target = nav(page).get_by_text(name, exact=True)
+            assert target.is_visible()  # not folded away in the sidebar
+            target.click()
+            (page.get_by_label(landmark) if name == "Study set" else page.get_by_role("button", name=landmark)).wait_for()
+        shots = Path(os.environ.get("QBANK_SCREENSHOT_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "phone.png"))
     finally:
         ctx.close()
