@@ -151,12 +151,17 @@ def test_best_line_picks_the_query_that_matched():
     assert best_line("a\nb", []) == "a"
 
 
-def test_search_filter_matching_nothing_and_bad_mode(ui_app):
-    at = ui_app
+def filter_to_nothing(at) -> None:
+    """Search "KV cache" under section 1 AND kind design: no question of the tiny bank is both."""
     at.text_input(key="q").input("KV cache").run()
     at.sidebar.multiselect(key="f_section").set_value([1]).run()
     at.sidebar.multiselect(key="f_kind").set_value(["design"]).run()
     assert cards(at) == []
+
+
+def test_search_filter_matching_nothing_and_bad_mode(ui_app):
+    at = ui_app
+    filter_to_nothing(at)
     assert [i.value for i in at.info] == ["no question matches these filters"]
     at.sidebar.selectbox(key="mode").set_value("full").run()
     # said once, in the web's words: no command, no flag, no server path
@@ -179,10 +184,7 @@ def test_search_says_when_it_corrected_the_query_or_found_no_match(ui_app):
 
 def test_filter_chips_remove_one_value_or_all_and_zero_results_say_which_filter_to_drop(ui_app):
     at = ui_app
-    at.text_input(key="q").input("KV cache").run()
-    at.sidebar.multiselect(key="f_section").set_value([1]).run()
-    at.sidebar.multiselect(key="f_kind").set_value(["design"]).run()
-    assert cards(at) == []
+    filter_to_nothing(at)
     drops = [b.label for b in at.button if b.label.startswith("Drop ")]
     # worked out on the tiny bank: without the kind filter section 1 allows its questions, without the
     # section filter the design questions remain
@@ -320,14 +322,21 @@ def test_evals_golden_set(ui_app):
     assert not at.subheader and "ev_report" not in at.session_state
 
 
-def test_evals_uploaded_pair(ui_app):
-    at = ui_app
+def upload_and_run(at, queries: tuple[str, bytes], qrels: tuple[str, bytes], modes: list[str] | None = None):
+    """On the Evals page: upload a queries file and a qrels file (name, bytes), choose modes, run."""
     at.radio(key="page").set_value("Evals").run()
     at.radio(key="ev_source").set_value("Upload queries + qrels").run()
-    at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\nq2\tKV cache memory\n", "text/plain"))
-    at.file_uploader(key="ev_r").set_value(("q.qrels", b"q1 0 E3-16 2\nq2 0 E2-7 2\nq2 0 E2-8 1\n", "text/plain"))
-    at.multiselect(key="ev_modes").set_value(["bm25", "dense", "hybrid"])
+    at.file_uploader(key="ev_q").set_value((*queries, "text/plain"))
+    at.file_uploader(key="ev_r").set_value((*qrels, "text/plain"))
+    if modes:
+        at.multiselect(key="ev_modes").set_value(modes)
     at.button(key="ev_run").click().run()
+    return at
+
+
+def test_evals_uploaded_pair(ui_app):
+    at = upload_and_run(ui_app, ("q.tsv", b"q1\tproduct quantization\nq2\tKV cache memory\n"),
+                        ("q.qrels", b"q1 0 E3-16 2\nq2 0 E2-7 2\nq2 0 E2-8 1\n"), ["bm25", "dense", "hybrid"])
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.subheader[0].value == "q.tsv · 2 queries"
     table = at.dataframe[0].value
@@ -339,12 +348,7 @@ def test_evals_uploaded_pair(ui_app):
 
 
 def test_evals_refuse_unknown_ids_and_name_the_uploaded_file(ui_app):
-    at = ui_app
-    at.radio(key="page").set_value("Evals").run()
-    at.radio(key="ev_source").set_value("Upload queries + qrels").run()
-    at.file_uploader(key="ev_q").set_value(("q.tsv", b"q1\tproduct quantization\n", "text/plain"))
-    at.file_uploader(key="ev_r").set_value(("mine.qrels", b"q1 0 doc-17 2\nq1 0 doc-4 1\n", "text/plain"))
-    at.button(key="ev_run").click().run()
+    at = upload_and_run(ui_app, ("q.tsv", b"q1\tproduct quantization\n"), ("mine.qrels", b"q1 0 doc-17 2\nq1 0 doc-4 1\n"))
     assert [e.value for e in at.error] == ["none of the 2 judged ids in mine.qrels is a question of this bank "
                                            "(e.g. 'doc-17'; ids look like E5-195): nothing to evaluate"]
     at.file_uploader(key="ev_q").set_value(("q_empty.tsv", b"", "text/plain"))

@@ -164,7 +164,7 @@ def test_pages_are_reachable_on_a_phone(ui_server, ui_page, tmp_path):
         page.get_by_label("Search the question bank").wait_for()
         for name, landmark in (("Study set", "Topics (one per line)"), ("Evals", "Run evaluation")):
             target = nav(page).get_by_text(name, exact=True)
-            assert target.is_visible()  # not folded away in the sidebar
+            target.wait_for(state="visible", timeout=30_000)  # not folded away in the sidebar
             target.click()
             (page.get_by_label(landmark) if name == "Study set" else page.get_by_role("button", name=landmark)).wait_for()
         shots = Path(os.environ.get("QBANK_SCREENSHOT_DIR") or tmp_path)
