@@ -128,14 +128,17 @@ class StudySetRequest(BaseModel):
     dup_threshold: float = Field(0.92, gt=0.0, le=1.0)
     format: Literal["json", "md", "csv", "anki"] = "json"
     deck: str | None = Field(None, max_length=200, description="anki: the deck's name (default: qbank::<topics>)")
+    text: str | None = Field(None, min_length=1, max_length=20_000,
+                             description="a job description: the topics it mentions that the bank covers are added, "
+                                         "and its seniority suggests the mix (see plan in the response)")
 
     # NaN / ±Infinity (which Python's JSON parser accepts) are refused as 422, never passed on
     model_config = {"populate_by_name": True, "allow_inf_nan": False}
 
     @model_validator(mode="after")
     def _topics_or_ids(self):
-        if not self.topics and not self.include:
-            raise ValueError("give at least one topic, or question ids to include")
+        if not self.topics and not self.include and not self.text:
+            raise ValueError("give at least one topic, question ids to include, or a job description (text)")
         return self
 
 
@@ -168,6 +171,8 @@ class StudySetResponse(BaseModel):
     messages: list[str]
     params: dict[str, Any]
     items: list[StudyItemModel]
+    plan: dict[str, Any] | None = Field(None, description="with text: the topics read from it (each with the words "
+                                                          "that led to it), role, seniority and the mix they suggest")
 
 
 class EvalRequest(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
+from qbank.errors import InvalidQueryError
 from qbank.ui.api.deps import SearcherDep
 from qbank.ui.api.models import StudySetRequest, StudySetResponse
 
@@ -23,8 +24,16 @@ def studysets(searcher: SearcherDep, body: StudySetRequest):
                         sections=tuple(body.sections), kinds=tuple(body.kinds), include=tuple(body.include),
                         exclude=tuple(body.exclude), minutes=body.minutes, lam=body.lam,
                         dup_threshold=body.dup_threshold)
+    plan = None
+    if body.text is not None:
+        from qbank.retrieval.jobplan import extract_plan, plan_spec
+
+        plan = extract_plan(searcher, body.text)
+        spec = plan_spec(plan, spec)
+        if not spec.topics and not spec.include:
+            raise InvalidQueryError("no topic of the text matches the bank closely; give topics")
     ss = build_study_set(searcher, spec)
     if body.format == "json":
-        return JSONResponse(StudySetResponse(**ss.to_dict()).model_dump())
+        return JSONResponse(StudySetResponse(**ss.to_dict(), plan=plan.to_dict() if plan else None).model_dump())
     return Response(export(ss, body.format, deck=body.deck), media_type=MEDIA_TYPES[body.format],
                     headers={"Content-Disposition": f'attachment; filename="{filename(ss, body.format)}"'})

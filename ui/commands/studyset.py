@@ -22,9 +22,27 @@ def cmd_studyset(args) -> int:
                         sections=tuple(args.section or ()), kinds=tuple(args.kind or ()),
                         include=tuple(args.include or ()), exclude=tuple(args.exclude or ()), minutes=args.minutes,
                         lam=args.lam, dup_threshold=args.dup_threshold)
-    if not spec.topics and not spec.include:
-        raise InvalidQueryError("give at least one --topic (e.g. --topic 'KV cache') or --include ID")
+    if not spec.topics and not spec.include and not args.from_text:
+        raise InvalidQueryError("give at least one --topic (e.g. --topic 'KV cache'), --include ID or --from-text FILE")
     searcher = open_searcher(settings_from_args(args))
+    if args.from_text:
+        from qbank.retrieval.jobplan import extract_plan, plan_spec
+
+        try:
+            text = Path(args.from_text).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InvalidQueryError(f"--from-text {args.from_text}: {getattr(e, 'strerror', None) or e}") from None
+        plan = extract_plan(searcher, text)
+        for t in plan.topics:
+            print(f"topic: {t.topic}  ← {', '.join(repr(w) for w in t.words)}", file=sys.stderr)
+        print(f"role: {plan.role or 'not said'}" + (f" ({', '.join(plan.role_words)})" if plan.role_words else "")
+              + f"; seniority: {plan.seniority}" + (f" ({', '.join(plan.seniority_words)})" if plan.seniority_words
+                                                    else "") + f"; mix {plan.mix}", file=sys.stderr)
+        for n in plan.notes:
+            print(f"note: {n}", file=sys.stderr)
+        spec = plan_spec(plan, spec)
+        if not spec.topics and not spec.include:
+            raise InvalidQueryError(f"--from-text {args.from_text}: no topic the bank covers was found; give --topic")
     ss = build_study_set(searcher, spec)
     data = export(ss, args.format, deck=args.deck)
     for m in ss.messages:
@@ -63,4 +81,6 @@ def register(sub) -> None:
     p.add_argument("--format", default="md", help="md | csv | json | anki (anki needs --out)")
     p.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     p.add_argument("--deck", metavar="NAME", help="anki: the deck's name (default: qbank::<topics>)")
+    p.add_argument("--from-text", metavar="FILE", help="a job description: its topics the bank covers (and a "
+                   "difficulty mix from its seniority) go into the set; printed on stderr")
     p.set_defaults(func=cmd_studyset)

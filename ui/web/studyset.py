@@ -18,6 +18,21 @@ def page_studyset(searcher) -> None:
     idx = searcher.index
     titles = {q.section: q.section_title for q in idx.questions}
     basket = st.session_state.setdefault("basket", [])
+    with st.expander("From a job description", expanded=bool(st.session_state.get("ss_plan"))):
+        st.text_area("Paste a job ad or a list of responsibilities", key="ss_jd", height=140, max_chars=20_000)
+        st.button("Read topics", key="ss_read", on_click=read_plan, args=(searcher,))
+        plan = st.session_state.get("ss_plan")
+        if plan is not None:
+            if plan.topics:
+                st.markdown("| topic (now in Topics below: edit freely) | from the words |\n|---|---|\n" + "\n".join(
+                    f"| {md_escape(t.topic)} | {md_escape(', '.join(t.words))} |" for t in plan.topics))
+            for n in plan.notes:
+                st.warning(n)
+            st.caption(f"role: {plan.role or 'not said'}"
+                       + (f" ({', '.join(plan.role_words)})" if plan.role_words else "")
+                       + f" · seniority: {plan.seniority}"
+                       + (f" ({', '.join(plan.seniority_words)})" if plan.seniority_words else "")
+                       + f" · difficulty mix {plan.mix}")
     with st.form("ss_form"):
         st.text_area("Topics (one per line)", key="ss_topics", height=90,
                      placeholder="One topic per line, for example: KV cache — or leave empty and include question "
@@ -104,3 +119,20 @@ def clear_picked() -> None:
     """Forget the ids picked with 'Add to study set' (and empty the include box they filled)."""
     st.session_state.basket = []
     st.session_state.ss_include = ""
+
+
+def read_plan(searcher) -> None:
+    """Read the pasted job description: its topics fill the Topics box, its seniority the mix."""
+    from qbank.retrieval.jobplan import extract_plan
+
+    try:
+        plan = extract_plan(searcher, st.session_state.get("ss_jd", ""))
+    except QbankError as e:
+        st.session_state.ss_plan = None
+        st.toast(str(e))
+        return
+    st.session_state.ss_plan = plan
+    if plan.topics:
+        st.session_state.ss_topics = "\n".join(t.topic for t in plan.topics)
+        st.session_state.ss_mix = plan.mix
+        st.session_state.ss_size = max(10, len(plan.topics))
