@@ -158,6 +158,18 @@ def test_studyset_anki_goes_into_the_named_deck(ui_client):
     assert "Loop · wk 2" in names and dues == [0, 1, 2]
 
 
+def test_studyset_from_a_job_description(ui_client, monkeypatch):
+    import qbank.retrieval.jobplan as jp
+
+    monkeypatch.setattr(jp, "MIN_COSINE", 0.2)  # the tiny index's hashing embedder has low cosines
+    d = ui_client.post("/studysets", json={"text": "Staff engineer: product quantization and KV cache sizing."}).json()
+    plan = d["plan"]
+    assert plan["seniority"] == "staff" and plan["mix"] == "M:3,H:5,S:2" and plan["topics"]
+    assert [t["topic"] for t in plan["topics"]] == d["spec"]["topics"] and d["items"]
+    r = ui_client.post("/studysets", json={"text": "We sell shoes and love our customers."})
+    assert r.status_code == 422 and "no topic of the text matches the bank" in r.json()["detail"]
+
+
 def test_studyset_from_included_ids_alone(ui_client):
     d = ui_client.post("/studysets", json={"include": ["E3-16"], "size": 3}).json()
     assert [i["id"] for i in d["items"]][0] == "E3-16" and len(d["items"]) == 3
@@ -165,8 +177,8 @@ def test_studyset_from_included_ids_alone(ui_client):
 
 
 @pytest.mark.parametrize(("body", "status", "needle"), [
-    ({"topics": []}, 422, "give at least one topic, or question ids to include"),
-    ({}, 422, "give at least one topic, or question ids to include"),
+    ({"topics": []}, 422, "give at least one topic, question ids to include, or a job description (text)"),
+    ({}, 422, "give at least one topic, question ids to include, or a job description (text)"),
     ({"topics": ["x"], "size": 101}, 422, "size: Input should be less than or equal to 100"),
     ({"topics": ["x"], "mix": "W:x"}, 422, "bad difficulty mix: W:'x' is not a whole number"),
     ({"topics": ["x"], "format": "pdf"}, 422, "format: Input should be 'json', 'md', 'csv' or 'anki'"),

@@ -151,6 +151,11 @@ def test_best_line_picks_the_query_that_matched():
     assert best_line("a\nb", []) == "a"
 
 
+def build_button(at):
+    """The Study set page's form button."""
+    return next(b for b in at.button if b.label == "Build study set")
+
+
 def filter_to_nothing(at) -> None:
     """Search "KV cache" under section 1 AND kind design: no question of the tiny bank is both."""
     at.text_input(key="q").input("KV cache").run()
@@ -237,7 +242,7 @@ def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
     at.text_area(key="ss_topics").input("KV cache memory\nproduct quantization")
     at.number_input(key="ss_size").set_value(6)
     at.text_input(key="ss_mix").input("W:1,M:3,H:2")
-    at.button[0].click().run()  # the form's submit button
+    build_button(at).click().run()
     assert not at.exception and not at.error
     ss = at.session_state["studyset"]
     assert len(ss.items) == 6 and ss.by_difficulty() == {"W": 1, "M": 3, "H": 2}
@@ -273,7 +278,7 @@ def test_study_set_from_picked_ids_alone_and_clearing_them(ui_app):
     at.radio(key="page").set_value("Study set").run()
     at.number_input(key="ss_size").set_value(3)
     at.text_input(key="ss_mix").input("")
-    at.button[0].click().run()  # no topics: the set is built around the picked question
+    build_button(at).click().run()  # no topics: the set is built around the picked question
     assert not at.exception and not at.error
     ss = at.session_state["studyset"]
     related = [it.question.id for it in ss.items[1:]]
@@ -281,9 +286,28 @@ def test_study_set_from_picked_ids_alone_and_clearing_them(ui_app):
     assert ss.coverage() == {"like E3-16": related}
     at.button(key="ss_clear_picked").click().run()
     assert at.session_state["basket"] == [] and at.text_input(key="ss_include").value == ""
-    at.button[0].click().run()
+    build_button(at).click().run()
     assert [e.value for e in at.error] == [
         "a study set needs at least one topic (e.g. 'KV cache') or a question id to include"]
+
+
+def test_study_set_from_a_job_description(ui_app, monkeypatch):
+    import qbank.retrieval.jobplan as jp
+
+    monkeypatch.setattr(jp, "MIN_COSINE", 0.2)  # the tiny index's hashing embedder has low cosines
+    at = ui_app
+    at.radio(key="page").set_value("Study set").run()
+    at.text_area(key="ss_jd").input("Senior engineer. Own KV cache memory sizing and product quantization.")
+    at.button(key="ss_read").click().run()
+    plan = at.session_state["ss_plan"]
+    assert plan.topics and plan.seniority == "senior"
+    topics = at.text_area(key="ss_topics").value.splitlines()
+    assert topics == [t.topic for t in plan.topics] and at.text_input(key="ss_mix").value == plan.mix
+    table = next(m.value for m in at.markdown if m.value.startswith("| topic (now in Topics below"))
+    assert all(t.topic in table for t in plan.topics)
+    build_button(at).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state["studyset"].items
 
 
 def test_study_set_errors_are_shown(ui_app):
@@ -291,11 +315,11 @@ def test_study_set_errors_are_shown(ui_app):
     at.radio(key="page").set_value("Study set").run()
     at.text_area(key="ss_topics").input("KV cache")
     at.text_input(key="ss_mix").input("W:x")
-    at.button[0].click().run()
+    build_button(at).click().run()
     assert [e.value for e in at.error] == ["bad difficulty mix: W:'x' is not a whole number; write it like 'W:2,M:5,H:5'"]
     at.text_input(key="ss_mix").input("S:3,M:1")
     at.number_input(key="ss_size").set_value(4)
-    at.button[0].click().run()
+    build_button(at).click().run()
     assert not at.error
     assert any(w.value.startswith("difficulty mix M:1,S:3 not met") for w in at.warning)
 
@@ -413,7 +437,7 @@ def test_cli_studyset_formats(ui_env, ui_settings, capsys, tmp_path):
     (["studyset", "--topic", "x", "--mix", "W:x"],
      "error: bad difficulty mix: W:'x' is not a whole number; write it like 'W:2,M:5,H:5'\n"),
     (["studyset", "--topic", "x", "--format", "anki"], "error: --format anki writes a binary .apkg file: give --out FILE\n"),
-    (["studyset", "--size", "3"], "error: give at least one --topic (e.g. --topic 'KV cache') or --include ID\n"),
+    (["studyset", "--size", "3"], "error: give at least one --topic (e.g. --topic 'KV cache'), --include ID or --from-text FILE\n"),
     (["studyset", "--topic", "x", "--format", "pdf"], "error: unknown --format 'pdf'; choose one of: md, csv, json, anki\n"),
     (["studyset", "--topic", "x", "--exclude", "E77-1"], "error: unknown question id 'E77-1' in exclude; ids look like E5-193\n"),
 ])

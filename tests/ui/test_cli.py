@@ -123,6 +123,20 @@ def test_search_table_notes_a_correction_and_a_weak_or_absent_match(capsys, tiny
     assert code == 0 and "note:" not in err  # a strong match, nothing corrected: no notes
 
 
+def test_studyset_from_text_prints_the_plan(capsys, tiny_index, tiny_settings, tiny_cli, tmp_path, monkeypatch):
+    import qbank.retrieval.jobplan as jp
+
+    monkeypatch.setattr(jp, "MIN_COSINE", 0.2)  # the hashing embedder's cosines are low
+    jd = tmp_path / "jd.txt"
+    jd.write_text("Junior ML engineer\nYou will help with product quantization and KV cache sizing.\n")
+    where = ["--index-dir", str(tiny_settings.index_dir), "--bank", str(tiny_settings.bank)]
+    code, out, err = run(capsys, "studyset", "--from-text", str(jd), *where)
+    assert code == 0 and "topic: " in err and "seniority: junior (junior)" in err and "mix W:3,M:5,H:2" in err
+    assert out.startswith("# Study set: ")
+    code, out, err = run(capsys, "studyset", "--from-text", str(tmp_path / "none.txt"), *where)
+    assert code == 2 and err.startswith("error: --from-text") and "No such file" in err
+
+
 def test_search_queries_trec(capsys, tiny_index, tiny_settings, tmp_path, tiny_cli):
     q = tmp_path / "q.tsv"
     q.write_text("a\tkv cache\nb\tsoftmax\n")
