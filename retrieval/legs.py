@@ -29,6 +29,7 @@ class LegRanking:
     docs: list[str]
     scores: dict[str, float]
     best_row: dict[str, int]
+    total: int = 0  # documents the leg matched before its depth cut (bm25: those holding a query term)
 
     @classmethod
     def empty(cls) -> LegRanking:
@@ -85,6 +86,7 @@ def bm25_leg(index: LoadedIndex, terms: list[str], mask: np.ndarray | None, dept
     if not len(docs):
         return LegRanking.empty()
     rows, scores = index.lexical_rows[docs], scores[docs]
+    total = len(np.unique(index.chunk_doc[rows]))
     # score desc, then row order (deterministic ties); enough chunks for `depth` documents, else all
     per_doc = len(index.lexical_rows) / max(1, len(index.doc_rows))
     order = ranked(rows, scores, int(depth * max(4.0, 2 * per_doc)))
@@ -92,7 +94,7 @@ def bm25_leg(index: LoadedIndex, terms: list[str], mask: np.ndarray | None, dept
     if len(leg.docs) < depth and len(order) < len(rows):  # the cut held too few documents: the full order
         order = np.lexsort((rows, -scores))
         leg = rollup(rows[order], scores[order], index.doc_ids, depth)
-    return leg
+    return LegRanking(leg.docs, leg.scores, leg.best_row, total)
 
 
 def dense_leg(index: LoadedIndex, qvec: np.ndarray, mask: np.ndarray | None, depth: int,

@@ -53,12 +53,15 @@ class SearchResult:
     # when filters left nothing, or nothing close: each active filter, and how many questions the
     # others allow without it (most first) — which one to drop
     relax: list[dict] = field(default_factory=list)
+    # questions (and passages) holding at least one query word, under the filters, before the cut to k
+    lexical_matches: int = 0
 
     def to_dict(self) -> dict:
         return {"query": self.query, "mode": self.mode, "k": self.k, "filters": self.filters, "params": self.params,
                 "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()}, "message": self.message,
                 "match": self.match, "match_signals": self.match_signals, "corrected_query": self.corrected_query,
-                "relax": self.relax, "hits": [h.to_dict() for h in self.hits]}
+                "relax": self.relax, "lexical_matches": self.lexical_matches,
+                "hits": [h.to_dict() for h in self.hits]}
 
 
 class Searcher:
@@ -213,7 +216,8 @@ class Searcher:
         message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
         relax = self.relaxations(filters) if filters and (not hits or match == "none") else []
         return SearchResult(query, mode, k, hits, fdict, params, timings, message, match, signals,
-                            corrected_query(query, corrections, self.index.surface) if corrections else None, relax)
+                            corrected_query(query, corrections, self.index.surface) if corrections else None, relax,
+                            legs["bm25"].total if "bm25" in legs else 0)
 
     def _fuse(self, query: str, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
         """RRF of the legs; a query naming a kind or difficulty adds the intent leg (the fused list

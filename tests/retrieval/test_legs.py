@@ -32,3 +32,9 @@ def test_bm25_leg_fills_its_depth_past_the_cut(tiny_index):
     ok = tiny_index.bm25.matched(["cach"])
     assert len(leg.docs) == len(set(tiny_index.doc_ids[tiny_index.lexical_rows[ok]].tolist()))
     assert bm25_leg(tiny_index, ["cach"], None, 2).docs == leg.docs[:2]
+
+
+def test_bm25_leg_counts_every_document_holding_a_query_term(tiny_index):
+    rows = [r for r in tiny_index.lexical_rows.tolist() if "cach" in tiny_index.tokens[r]]
+    want = len({tiny_index.doc_ids[r] for r in rows})
+    assert bm25_leg(tiny_index, ["cach"], None, 1).total == want > 1  # counted before the depth cut

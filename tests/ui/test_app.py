@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -97,7 +98,9 @@ def test_search_with_filters_explain_and_highlights(ui_app):
     at.sidebar.multiselect(key="f_role").set_value(["MLS"]).run()
     got = cards(at)
     assert got == ["E2-9", "E3-18"]  # the only hard MLS questions (E2-10 is INF, E2-12 RE)
-    assert any(c.value.startswith("2 results · hybrid · ") for c in at.caption)
+    # what is shown, and how many questions under these filters hold a word of the query
+    # (one through its words, the other through the dense leg alone)
+    assert any(c.value.startswith("2 shown · 1 holds a word of the query · hybrid · ") for c in at.caption)
     badges = [m.value for m in at.markdown if m.value.startswith(":orange-badge[H")]
     assert badges and ":violet-badge[MLS]" in badges[0]
     at.sidebar.toggle(key="explain").set_value(True).run()
@@ -257,6 +260,11 @@ def test_study_set_built_reordered_and_downloaded(ui_app, ui_downloads):
     # one download button per export, serving the previewed order
     buttons = {b.label: b for b in at.get("download_button")}
     assert set(buttons) == {"Markdown", "CSV", "JSON", "Anki deck"}
+    # the answer key on the page follows the edited order, with each question's testing note and rubric
+    key = next(e for e in at.expander if e.label.startswith("Answer key"))
+    numbered = [m.value.split("**")[1] for m in key.markdown if re.match(r"\*\*\d+\. E", m.value)]
+    assert numbered == [f"{i}. {q}" for i, q in enumerate([order[1], order[0], *order[2:-1]], start=1)]
+    assert any(m.value.startswith("**Testing:**") for m in key.markdown)
     deck = next(t for t in at.text_input if t.label == "Anki deck")
     assert deck.value == "qbank::KV cache memory, product quantization"  # editable; the export uses it
     md, name = ui_downloads[buttons["Markdown"].proto.url]

@@ -66,6 +66,8 @@ class SearchResponse(BaseModel):
     match_signals: dict[str, float | None] = Field(
         description="cosine: best query–chunk cosine; lexical: IDF share of the query found in the best BM25 chunk")
     corrected_query: str | None = Field(description="the query with misspelt words corrected; null if none were")
+    lexical_matches: int = Field(description="documents holding at least one query word (under the filters), "
+                                             "before the cut to k; 0 for a dense-only search")
     relax: list[dict[str, Any]] = Field(
         description="when filters left no hit or no close one: each active filter ({drop, values}) and how many "
                     "questions the other filters allow without it (questions), most first")

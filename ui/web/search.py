@@ -70,7 +70,9 @@ def page_search(searcher) -> None:
     except QbankError as e:
         st.error(str(e))
         return
-    st.caption(f"{len(res.hits)} results · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
+    n = res.lexical_matches
+    holding = f" · {n} hold{'s' if n == 1 else ''} a word of the query" if mode != "dense" else ""
+    st.caption(f"{len(res.hits)} shown{holding} · {mode} · {res.timings_ms.get('total', 0):.0f} ms")
     filter_chips(res.filters)
     if res.message:
         st.info(res.message)

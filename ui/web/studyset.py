@@ -6,7 +6,7 @@ import streamlit as st
 
 from qbank.errors import QbankError
 from qbank.records import KINDS, ROLES
-from qbank.ui.web.common import badges, md_escape
+from qbank.ui.web.common import badges, md_escape, show_rubric
 
 EXPORTS = (("md", "Markdown"), ("csv", "CSV"), ("json", "JSON"), ("anki", "Anki deck"))
 
@@ -101,6 +101,10 @@ def page_studyset(searcher) -> None:
     if not final.items:
         st.info("The set is empty.")
         return
+    with st.expander("Answer key (as the Markdown export has it)"):
+        for i, it in enumerate(final.items, start=1):
+            st.markdown(f"**{i}. {it.question.id}** {md_escape(it.question.question)}")
+            show_rubric(it.question)
     st.markdown("##### Download")
     deck = st.text_input("Anki deck", deck_name(final), max_chars=200,
                          help="the deck the Anki export goes into; the cards come in the order above")
