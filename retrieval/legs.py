@@ -86,7 +86,9 @@ def bm25_leg(index: LoadedIndex, terms: list[str], mask: np.ndarray | None, dept
     if not len(docs):
         return LegRanking.empty()
     rows, scores = index.lexical_rows[docs], scores[docs]
-    total = len(np.unique(index.chunk_doc[rows]))
+    seen = np.zeros(len(index.doc_order), dtype=bool)  # O(rows + documents): no sort of a long match list
+    seen[index.chunk_doc[rows]] = True
+    total = int(seen.sum())
     # score desc, then row order (deterministic ties); enough chunks for `depth` documents, else all
     per_doc = len(index.lexical_rows) / max(1, len(index.doc_rows))
     order = ranked(rows, scores, int(depth * max(4.0, 2 * per_doc)))
