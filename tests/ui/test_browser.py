@@ -172,3 +172,45 @@ def test_pages_are_reachable_on_a_phone(ui_server, ui_page, tmp_path):
         page.screenshot(path=str(shots / "phone.png"))
     finally:
         ctx.close()
+
+
+def test_related_in_place_picked_ids_job_ad_and_eval_downloads_in_chromium(ui_server, ui_page):
+    """Related questions open under the card; a study set from a picked id alone; a job ad read into
+    topics and built; the evals page offers its report downloads."""
+    ctx = ui_page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{ui_server}/?page=Search&q=product+quantization")
+        page.get_by_text("E5-195", exact=True).first.wait_for()
+        page.get_by_role("button", name="Related").first.click()
+        page.get_by_text("Related to E5-195").wait_for()  # in place: still the Search page
+        assert "page=Search" in page.url
+        page.get_by_role("button", name="Add to study set").first.click()
+
+        nav(page).get_by_text("Study set", exact=True).click()
+        page.get_by_text("Picked from search: E5-195").wait_for()
+        page.get_by_role("button", name="Build study set").click()  # no topics: built around E5-195
+        page.get_by_text("questions · about").first.wait_for()
+        assert page.get_by_text("topic: like E5-195").count() > 0
+
+        page.get_by_role("button", name="Clear picked").click()
+        page.get_by_text("From a job description").click()
+        page.get_by_label("Paste a job ad or a list of responsibilities").fill(
+            "Senior ML Systems Engineer\n- Continuous batching and KV cache management for LLM serving\n"
+            "- Speculative decoding\n- Tensor parallelism across GPUs")
+        page.get_by_role("button", name="Read topics").click()
+        page.get_by_text("seniority: senior").wait_for()
+        topics = page.get_by_label("Topics (one per line)").input_value().lower()
+        assert "continuous batching" in topics and "speculative decoding" in topics
+        page.get_by_role("button", name="Build study set").click()
+        page.get_by_text("topic: continuous batching").first.wait_for()
+        page.wait_for_function("() => [...document.querySelectorAll('input[aria-label=\"Anki deck\"]')]"
+                               ".some(e => e.value.startsWith('qbank::') && e.value.includes('batching'))")
+
+        nav(page).get_by_text("Evals", exact=True).click()
+        page.get_by_role("button", name="Run evaluation").click()
+        page.get_by_role("button", name="Report (JSON)").wait_for(timeout=240_000)
+        assert page.get_by_role("button", name="TREC runs + report (zip)").is_visible()
+    finally:
+        ctx.close()
