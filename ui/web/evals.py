@@ -145,16 +145,26 @@ def show_report(rep, pd, primary: str, recall_ks) -> None:
         st.markdown("\n".join(rows))
     st.markdown("##### Download")
     c1, c2, c3 = st.columns(3)
-    c1.download_button("Report (JSON)", json.dumps(rep.to_dict(), indent=1, ensure_ascii=False),
-                       file_name="report.json", key="ev_dl_json", on_click="ignore")
-    c2.download_button("Report (Markdown)", rep.markdown(), file_name="report.md", key="ev_dl_md", on_click="ignore")
-    c3.download_button("TREC runs + report (zip)", _zip(rep), file_name="eval.zip", key="ev_dl_zip",
+    files = _downloads(rep)
+    c1.download_button("Report (JSON)", files["json"], file_name="report.json", key="ev_dl_json", on_click="ignore")
+    c2.download_button("Report (Markdown)", files["md"], file_name="report.md", key="ev_dl_md", on_click="ignore")
+    c3.download_button("TREC runs + report (zip)", files["zip"], file_name="eval.zip", key="ev_dl_zip",
                        on_click="ignore", mime="application/zip")
 
 
 def _links(ids) -> str:
     """Question ids as links that open the Question page (the app keeps its view in the URL)."""
     return ", ".join(f"[{i}](?page=Question&id={i})" if i.startswith("E") else i for i in ids)
+
+
+def _downloads(rep) -> dict[str, bytes | str]:
+    """The report's files, made once per report (not on every rerun of the page that shows it)."""
+    cached = st.session_state.get("ev_downloads")
+    if cached is None or cached[0] is not rep:
+        cached = (rep, {"json": json.dumps(rep.to_dict(), indent=1, ensure_ascii=False), "md": rep.markdown(),
+                        "zip": _zip(rep)})
+        st.session_state.ev_downloads = cached
+    return cached[1]
 
 
 def _zip(rep) -> bytes:
