@@ -214,3 +214,65 @@ def test_related_in_place_picked_ids_job_ad_and_eval_downloads_in_chromium(ui_se
         assert page.get_by_role("button", name="TREC runs + report (zip)").is_visible()
     finally:
         ctx.close()
+
+
+def test_study_set_notes_follow_edits_and_anki_keeps_the_order_in_chromium(ui_server, ui_page, tmp_path):
+    """After a removal the notes are said again for the set as it stands (not the build's), a move
+    changes the order, and the Anki download holds the cards due in that order."""
+    import sqlite3
+    import zipfile
+
+    ctx = ui_page.context.browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{ui_server}/?page=Study+set")
+        page.get_by_label("Topics (one per line)").fill("KV cache")
+        page.get_by_role("spinbutton", name="Size", exact=True).fill("4")
+        page.get_by_role("textbox", name="Difficulty mix").fill("")
+        page.get_by_role("spinbutton", name="Time budget (min, 0 = none)").fill("60")
+        page.get_by_role("button", name="Build study set").click()
+        heading = page.get_by_text("4 questions · about")
+        heading.wait_for()
+
+        def shown_ids() -> list[str]:
+            # each item's remove button sits in an element classed st-key-drop-<id>, in page order
+            return page.evaluate("""() => [...document.querySelectorAll('[class*="st-key-drop-"]')]
+                .map(e => e.className.match(/st-key-drop-(\\S+)/)[1])""")
+
+        def settle(n_items: int) -> None:
+            """Wait for the rerun to finish: n items listed and no "running" indicator."""
+            page.wait_for_function("n => document.querySelectorAll('[class*=\"st-key-drop-\"]').length == n && "
+                                   "!document.querySelector('[data-testid=\"stStatusWidget\"]')", arg=n_items)
+            page.wait_for_timeout(300)
+
+        settle(4)
+        before = shown_ids()
+        assert len(before) == 4
+        page.get_by_role("button", name="✕").first.click()
+        page.get_by_text("3 questions · about").wait_for()
+        settle(3)
+        page.get_by_text(f"1 of the 4 questions built were removed: {before[0]}").wait_for()
+        page.get_by_text("of the 60 min budget").wait_for()
+        assert page.get_by_text("fits 4 question(s)").count() == 0  # the build's count note is gone
+        page.get_by_role("button", name="↓").first.click()
+        first = "() => document.querySelector('[class*=\"st-key-drop-\"]').className.includes('%s')"
+        page.wait_for_function(first % before[2])
+        settle(3)
+        order = shown_ids()
+        assert order == [before[2], before[1], before[3]]
+
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Anki deck", exact=True).click()
+        path = tmp_path / "set.apkg"
+        dl.value.save_as(path)
+        with zipfile.ZipFile(path) as z:
+            (tmp_path / "c.anki2").write_bytes(z.read("collection.anki2"))
+        db = sqlite3.connect(tmp_path / "c.anki2")
+        try:
+            rows = db.execute("select n.flds, c.due from cards c join notes n on n.id = c.nid order by c.due").fetchall()
+        finally:
+            db.close()
+        assert [flds.split("\x1f")[0] for flds, _ in rows] == order
+    finally:
+        ctx.close()
