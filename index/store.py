@@ -32,7 +32,7 @@ import numpy as np
 import qbank
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
-from qbank.index.dense import Embedder, build_ann, make_document_embedder, resolve_ann_kind
+from qbank.index.dense import Embedder, build_ann, canonical_model_name, make_document_embedder, resolve_ann_kind
 from qbank.index.embedcache import EmbeddingCache
 from qbank.index.generations import build_lock, building_dir, cleanup, new_generation_id, publish, recover
 from qbank.index.lexical import BM25, TOKENIZER_VERSION, tokenize
@@ -375,6 +375,13 @@ def load_index(settings: Settings, check_corpus: bool = True, verify_files: bool
             diff = {k: (manifest.get(key, {}).get(k), v) for k, v in value.items() if manifest.get(key, {}).get(k) != v}
             raise IndexMismatchError(f"index at {path} was built with other {key} settings "
                                      f"({', '.join(f'{k}: {a} ≠ {b}' for k, (a, b) in diff.items())}); {REBUILD}")
+    # an index's queries are encoded by the model it records; a model named explicitly (argument or
+    # QBANK_EMBEDDING_MODEL) must be that one, or the user would search with another model unawares
+    emb = manifest.get("embedding")
+    if (isinstance(emb, dict) and "embedding_model" in settings.model_fields_set
+            and canonical_model_name(settings.embedding_model) != emb.get("model")):
+        raise IndexMismatchError(f"index at {path} was built with the embedding model {emb.get('model')}, the "
+                                 f"settings name {settings.embedding_model}; {REBUILD}")
     # the bank is compared by content wherever it lives now (a moved copy is fine, an edited one is not)
     if check_corpus and settings.bank.is_file():
         if sha256_file(settings.bank) != manifest["corpus"]["sha256"]:

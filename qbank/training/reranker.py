@@ -463,3 +463,46 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
               f"{combine['dev_hybrid_ndcg@10']} with {combine['method']} (w={combine['weight']}, "
               f"N={combine['top_n']}); wrote {out_dir}", file=sys.stderr)
     return manifest
+
+
+def refit_combination(settings: Settings, progress: bool = True, searcher=None, data_dir: Path | None = None) -> dict:
+    """Keep the shipped cross-encoder, refit what sits on top of it for the current index: the learned
+    ranker (train split) and the combination and N (dev split). What a new dense encoder needs —
+    the ranker's features include the dense leg's cosines — without the cross-encoder's 19 minutes.
+    Rewrites the manifest's ``combine`` and ``dev_table`` and records the index's encoder. Returns it."""
+    from qbank.retrieval.rerank import OnnxCrossEncoder, read_manifest
+    from qbank.training.data import TRAINING_DIR, load_training_data
+
+    folder = settings.reranker_dir
+    manifest = read_manifest(folder)
+    cfg = dataclasses.replace(TrainConfig(), **{k: v for k, v in manifest["recipe"].items()
+                                                if k in {f.name for f in dataclasses.fields(TrainConfig)}
+                                                and not isinstance(v, list)})
+    data = load_training_data(Path(data_dir or TRAINING_DIR))
+    if searcher is None:
+        from qbank.retrieval.engine import open_searcher
+
+        searcher = open_searcher(settings)
+    depth = max(cfg.top_n_grid)
+    reranker = CrossEncoderReranker(OnnxCrossEncoder(folder, manifest["max_length"]), depth)
+    t = time.perf_counter()
+    train_q, train_qrels = data.split("train")
+    upd, bar = _progress(len(train_q), "fitting the learned ranker", progress)
+    learned = fit_learned(candidates(searcher, train_q, depth, progress=upd), train_qrels)
+    if bar:
+        bar.close()
+    dev_q, dev_qrels = data.split("dev")
+    upd, bar = _progress(len(dev_q), "choosing on dev", progress)
+    dev = candidates(searcher, dev_q, depth, reranker, upd)
+    if bar:
+        bar.close()
+    table = combination_table(dev, dev_qrels, cfg, learned, searcher)
+    manifest["combine"] = choose_combination(table, cfg, learned)
+    manifest["dev_table"] = table
+    emb = searcher.index.manifest.get("embedding") or {}
+    manifest["combine"]["index_encoder"] = {"model": emb.get("model"), "weights_sha256_16": emb.get("weights_sha256_16")}
+    manifest["training"]["refit_seconds"] = round(time.perf_counter() - t, 1)
+    tmp = folder / f".manifest.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(folder / "manifest.json")
+    return manifest

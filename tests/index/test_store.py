@@ -140,3 +140,15 @@ def test_a_killed_embedding_run_resumes_from_its_last_checkpoint(tmp_path):
     counting = Dies(after=100)
     vecs, n = cache.embed(texts, counting, 8, checkpoint=4)
     assert n == 2 and counting.seen == 2 and vecs.shape == (10, 16)
+
+
+def test_an_explicitly_named_model_must_be_the_one_the_index_was_built_with(tiny_index, tiny_settings):
+    assert load_index(tiny_settings).embedding_model == "hashing-256"  # named, and the same
+    other = tiny_settings.model_copy(update={"embedding_model": "all-MiniLM-L6-v2"})
+    other.model_fields_set.add("embedding_model")
+    with pytest.raises(IndexMismatchError, match="was built with the embedding model hashing-256, the settings "
+                                                 "name all-MiniLM-L6-v2; run `qbank build`"):
+        load_index(other)
+    unnamed = type(tiny_settings)(**{k: getattr(tiny_settings, k) for k in tiny_settings.model_fields_set
+                                      if k != "embedding_model"})
+    assert load_index(unnamed).embedding_model == "hashing-256"  # not named: the index's own model serves
