@@ -174,7 +174,7 @@ def test_pages_are_reachable_on_a_phone(ui_server, ui_page, tmp_path):
         ctx.close()
 
 
-def test_related_in_place_picked_ids_job_ad_and_eval_downloads_in_chromium(ui_server, ui_page):
+def test_related_in_place_picked_ids_job_ad_and_eval_downloads_in_chromium(ui_server, ui_page, tmp_path):
     """Related questions open under the card; a study set from a picked id alone; a job ad read into
     topics and built; the evals page offers its report downloads."""
     ctx = ui_page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -211,7 +211,18 @@ def test_related_in_place_picked_ids_job_ad_and_eval_downloads_in_chromium(ui_se
         nav(page).get_by_text("Evals", exact=True).click()
         page.get_by_role("button", name="Run evaluation").click()
         page.get_by_role("button", name="Report (JSON)").wait_for(timeout=240_000)
-        assert page.get_by_role("button", name="TREC runs + report (zip)").is_visible()
+        page.get_by_role("button", name="TREC runs + report (zip)").wait_for()
+        shots = Path(os.environ.get("QBANK_SCREENSHOT_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shots / "evals.png"))
+
+        page.goto(f"{ui_server}/?page=Question&id=E5-195")  # the deep view, from a link
+        page.get_by_text("Explain product quantization").first.wait_for()
+        page.get_by_text("Related questions").first.wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shots / "question.png"))
+        assert (shots / "evals.png").stat().st_size > 10_000 and (shots / "question.png").stat().st_size > 10_000
     finally:
         ctx.close()
 
