@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     passage_overlap_tokens: int = Field(40, ge=0, le=120)
 
     # dense leg
-    embedding_model: str = "all-MiniLM-L6-v2"  # the bundled one, a local folder, or a hub id
+    # "qbank-minilm": MiniLM fine-tuned on the judged data, shipped in data/encoder (`qbank train-encoder`;
+    # README, "Dense leg"); "all-MiniLM-L6-v2": the bundled one as published; a local folder; or a hub id
+    embedding_model: str = "qbank-minilm"
     embedding_batch_size: int = 32
     # "auto": the bundled MiniLM runs as its int8 ONNX export (same quality, no torch import);
     # "sentence-transformers": the float model through sentence-transformers (README, "Dense leg")
@@ -60,12 +62,13 @@ class Settings(BaseSettings):
     bm25_delta: float = 1.0  # BM25+ / BM25L only
 
     # fusion
-    # k and the dense weight chosen on the judged dev split (README, "Fusion"): 10 and 0.7
+    # k and the dense weight chosen on the judged dev split (README, "Fusion"): 10 and 1.3 with the
+    # fine-tuned encoder (10 and 0.7 were best with the bundled MiniLM)
     rrf_k: int = Field(10, ge=1)
     depth_bm25: int = Field(100, ge=1)
     depth_dense: int = Field(100, ge=1)
     weight_bm25: float = Field(1.0, ge=0)
-    weight_dense: float = Field(0.7, ge=0)
+    weight_dense: float = Field(1.3, ge=0)
     # a query naming a kind or difficulty ("coding questions about …") adds an "intent" leg
     weight_intent: float = Field(1.0, ge=0)
 
@@ -90,9 +93,9 @@ class Settings(BaseSettings):
 
     # match strength (retrieval/confidence.py): chosen on the judged training data's train split by
     # `python -m qbank.training.confidence` (README, "Match strength")
-    match_cosine_strong: float = Field(0.45, ge=0, le=1)
-    match_lexical_strong: float = Field(0.55, ge=0, le=1)
-    match_cosine_none: float = Field(0.45, ge=0, le=1)
+    match_cosine_strong: float = Field(0.425, ge=0, le=1)
+    match_lexical_strong: float = Field(0.45, ge=0, le=1)
+    match_cosine_none: float = Field(0.42, ge=0, le=1)
 
     # input bounds
     max_query_chars: int = Field(1000, ge=10)

@@ -30,9 +30,9 @@ MATCHES = ("strong", "weak", "none")
 
 @dataclass(frozen=True, slots=True)
 class MatchThresholds:
-    cosine_strong: float = 0.45
-    lexical_strong: float = 0.55
-    cosine_none: float = 0.45
+    cosine_strong: float = 0.425
+    lexical_strong: float = 0.45
+    cosine_none: float = 0.42
 
 
 def match_signals(index: LoadedIndex, terms: list[str], legs: Mapping[str, LegRanking],

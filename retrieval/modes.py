@@ -18,18 +18,24 @@ class Mode:
     fuse: bool  # RRF over the legs (and the intent leg)
     rerank: bool  # the cross-encoder over the fused top-N
     description: str
+    learned: bool = False  # the ranker learned from judged data reorders the fused top-N (no cross-encoder)
 
 
 MODES: dict[str, Mode] = {
     "bm25": Mode("bm25", ("bm25",), False, False, "BM25 over the question text, rubric and sample queries"),
     "dense": Mode("dense", ("dense",), False, False, "MiniLM vectors, nearest neighbours in FAISS"),
     "hybrid": Mode("hybrid", ("bm25", "dense"), True, False, "bm25 and dense fused by reciprocal rank fusion"),
+    "learned": Mode("learned", ("bm25", "dense"), True, False,
+                    "hybrid, then a ranker learned from judged data reorders the top 20 (fast: no cross-encoder)",
+                    learned=True),
     "full": Mode("full", ("bm25", "dense"), True, True,
                  "hybrid, then the shipped cross-encoder and a ranker learned from judged data reorder the top results"),
 }
 MODE_NAMES: tuple[str, ...] = tuple(MODES)
-DEFAULT_MODE = "hybrid"
-EVAL_DEFAULT_MODES = ("bm25", "dense", "hybrid")
+# `learned` beat `hybrid` on the golden set (paired p < 0.05), lost nowhere, and answers in ~1 ms more
+# (README, "Default mode")
+DEFAULT_MODE = "learned"
+EVAL_DEFAULT_MODES = ("bm25", "dense", "hybrid", "learned")
 
 
 def get_mode(name: str) -> Mode:

@@ -136,6 +136,8 @@ class CrossEncoderReranker:
         self.name = name
         self.batch_size = batch_size
         self.learned = learned
+        # the leg a reordered hit shows: the cross-encoder's, or the learned ranker's when no model runs
+        self.leg = "learned" if model is None else "rerank"
 
     def score(self, query: str, documents: Sequence[str]) -> np.ndarray:
         """Raw cross-encoder scores (logits) of ``(query, document)`` pairs."""
@@ -175,7 +177,7 @@ class CrossEncoderReranker:
         out: list[Hit] = []
         for i in rerank_order(combined):
             h = head[i]
-            legs = {**h.legs, "rerank": LegScore(int(ce_rank[i]), float(ce[i]))}
+            legs = {**h.legs, self.leg: LegScore(int(ce_rank[i]), float(ce[i]))}
             out.append(dataclasses.replace(h, rank=len(out) + 1, score=float(combined[i]), legs=legs))
             if len(out) >= k:
                 return out
@@ -311,6 +313,24 @@ def read_manifest(folder: Path, verify: bool = True) -> dict:
                 raise UnavailableError(f"the reranker file {p} does not match its manifest (sha256); "
                                        f"{TRAIN_HINT}")
     return manifest
+
+
+def load_learned_ranker(settings: Settings) -> CrossEncoderReranker | None:
+    """What the ``learned`` mode reorders with: the shipped manifest's linear ranker with no weight on the
+    cross-encoder (which never loads), over the top N that the dev split chose for it (``learned:0.0:N``
+    in the dev table). None when there is no ranker (a reranker folder without one, or none at all)."""
+    folder = settings.reranker_dir
+    if not (folder / "manifest.json").exists():
+        return None
+    manifest = read_manifest(folder, verify=False)  # the cross-encoder's files are not read here
+    comb = manifest.get("combine") or {}
+    if "learned" not in comb:
+        return None
+    table = manifest.get("dev_table") or {}
+    dev = {int(key.rsplit(":", 1)[1]): v for key, v in table.items() if key.startswith("learned:0.0:")}
+    top_n = int(settings.rerank_top_n or (max(dev, key=lambda n: (dev[n], -n)) if dev else comb.get("top_n") or 20))
+    ranker = dataclasses.replace(LinearRanker.from_dict(comb["learned"]), ce_weight=0.0)
+    return CrossEncoderReranker(None, top_n, "learned", 0.0, name="learned-linear", learned=ranker)
 
 
 def load_default_reranker(settings: Settings) -> CrossEncoderReranker:

@@ -72,6 +72,7 @@ class Searcher:
         self.settings = settings or index.settings
         self._embedder = embedder
         self._reranker = reranker
+        self._learned = None
         self.known_sections = {q.section for q in index.questions}
         self.known_chapters = set(index.chapter_by_number)
         self.known_companies = {c for q in index.questions for c in q.companies}
@@ -96,6 +97,16 @@ class Searcher:
 
             self._reranker = load_default_reranker(self.settings)
         return self._reranker
+
+    @property
+    def learned_ranker(self):
+        """The ``learned`` mode's ranker, or None when there is none (it then keeps the fused order
+        and says so in ``params``)."""
+        if self._learned is None:
+            from qbank.retrieval.rerank import load_learned_ranker
+
+            self._learned = load_learned_ranker(self.settings) or False
+        return self._learned or None
 
     def warm(self) -> Searcher:
         """Load the query encoder and the ANN index now (servers call this at start-up, so the
@@ -161,18 +172,24 @@ class Searcher:
         Args:
             query: free text.
             k: the most hits to return (fewer when fewer match).
-            mode: a name in :data:`~qbank.retrieval.modes.MODES` (``bm25``, ``dense``, ``hybrid``, ``full``).
+            mode: a name in :data:`~qbank.retrieval.modes.MODES` (``bm25``, ``dense``, ``hybrid``, ``learned``,
+                ``full``).
             filters: metadata filters applied to both legs before fusion.
         """
         t0 = time.perf_counter()
         query = self.check_query(query, k)
         spec = get_mode(mode)
         reranker = self.reranker if spec.rerank else None  # raises UnavailableError with what to do
+        if spec.learned:
+            reranker = self.learned_ranker
         s = self.settings
         timings: dict[str, float] = {}
         params = {"rrf_k": s.rrf_k, "depth": {"bm25": s.depth_bm25, "dense": s.depth_dense},
                   "weights": {"bm25": s.weight_bm25, "dense": s.weight_dense}, "rollup": ROLLUP,
                   "bm25": f"{s.bm25_variant}(k1={s.bm25_k1}, b={s.bm25_b})", "ann": self.index.manifest.get("ann_built") or s.ann}
+        if spec.learned:
+            params["learned"] = ({"top_n": reranker.top_n, "features": list(reranker.learned.features)} if reranker
+                                 else f"no learned ranker in {s.reranker_dir}: the fused order is kept")
         fdict = filters.to_dict() if filters else {}
         mask = self.allowed_rows(filters)
         if mask is not None and not mask.any():
@@ -209,7 +226,7 @@ class Searcher:
                 head = hits[: reranker.top_n]
                 features = hit_features(self.index, head, query, qvec if "dense" in spec.legs else None)
             hits = reranker.rerank(query, hits, k, features)
-            timings["rerank"] = _ms(t)
+            timings["learned" if spec.learned else "rerank"] = _ms(t)
         signals = match_signals(self.index, terms, legs, frozenset(t for w in corrections for t in tokenize(w)))
         match = match_strength(signals, self.match_thresholds) if hits else "none"
         timings["total"] = _ms(t0)

@@ -4,8 +4,9 @@ that made the shipped one in ``data/encoder``.
 The bundled all-MiniLM-L6-v2 learns from two kinds of pairs, with an in-batch softmax loss
 (multiple-negatives ranking, scale 20):
 
-* every judged **training-split** query with each question the judge graded 2, plus one question the
-  judge graded 0 that hybrid ranked high (a *judged* hard negative; never an ungraded one);
+* every judged **training-split** query with each question the judge graded relevant (1 or 2), plus
+  one question the judge graded 0 that hybrid ranked high (a *judged* hard negative; never an
+  ungraded one);
 * every question's shipped **sample queries** (``data/question_bank.expansions.jsonl``) with the
   question itself — the same document expansion the index already uses, now taught to the encoder.
 
@@ -56,7 +57,7 @@ class EncoderConfig:
     warmup: float = 0.1
     scale: float = 20.0  # softmax temperature of the in-batch loss (cosine × scale)
     max_length: int = 128  # word pieces per text while training
-    min_grade: int = 2  # judged positives: questions graded at least this
+    min_grade: int = 1  # judged positives: graded at least this (dev: 1 beat 2, dense 0.8551 vs 0.8407)
     hard_depth: int = 5  # the judged hard negative comes from hybrid's top judged-0 questions, rotated
     sample_queries: bool = True  # also learn each question's shipped sample queries
     freeze_embeddings: bool = True

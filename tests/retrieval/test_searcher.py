@@ -19,7 +19,7 @@ def test_hybrid_is_rrf_of_legs(tiny_searcher):
     top = h.hits[0]
     assert top.legs["bm25"].rank == ids(b).index(top.id) + 1
     assert top.legs["dense"].rank == ids(d).index(top.id) + 1
-    assert h.params["rrf_k"] == st.rrf_k == 10 and h.params["weights"] == {"bm25": 1.0, "dense": 0.7}
+    assert h.params["rrf_k"] == st.rrf_k == 10 and h.params["weights"] == {"bm25": 1.0, "dense": 1.3}
 
 
 def test_rollup_one_hit_per_question_and_explain(tiny_searcher):

@@ -15,7 +15,7 @@ from qbank.training.encoder import EncoderConfig
 
 pytestmark = pytest.mark.slow  # a training run and the real tokenizer
 
-TINY_CFG = EncoderConfig(layers=1, batch_size=4, max_length=48, seed=3)
+TINY_CFG = EncoderConfig(layers=1, batch_size=4, max_length=48, seed=3, min_grade=2)
 
 
 def _pairs(tiny_index, tiny_settings, tmp_path, cfg=TINY_CFG):
@@ -40,6 +40,10 @@ def test_pairs_use_judged_positives_and_judged_negatives_only(tiny_index, tiny_s
     assert stems["E3-81"].startswith(tiny_index.question_by_id["E3-81"].question[:20])
     # the tiny bank has no sample queries: nothing else
     assert len(pairs) == len(judged)
+    # the shipped recipe also learns the grade-1 questions (T1 → E12-467, T4 → E1-2)
+    wider, *_ = _pairs(tiny_index, tiny_settings, tmp_path, EncoderConfig(min_grade=1))
+    assert {(p.qid, p.positive) for p in wider} - {(p.qid, p.positive) for p in judged} == {("T1", "E12-467"),
+                                                                                         ("T4", "E1-2")}
 
 
 def test_train_export_reload_and_search(tiny_index, tiny_settings, tmp_path):

@@ -103,6 +103,10 @@ def test_training_few_steps_export_reload_and_full_mode(tiny_index, tiny_setting
     assert reranker_available(tiny_settings)
     res = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
     assert 1 <= len(res.hits) <= 3 and "rerank" in res.timings_ms and "rerank" in res.hits[0].legs
+    # the learned mode: the same linear ranker, no cross-encoder weight, its own N from the dev table
+    fast = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "learned")
+    assert "learned" in fast.hits[0].legs and "rerank" not in fast.hits[0].legs and "learned" in fast.timings_ms
+    assert fast.params["learned"]["top_n"] == 5
     again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
     assert [h.id for h in again.hits] == [h.id for h in res.hits]
     assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-6)

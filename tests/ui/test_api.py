@@ -30,7 +30,7 @@ def test_search_hit_shape(ui_client, ui_searcher):
     r = ui_client.get("/search", params={"q": "product quantization", "k": 3})
     assert r.status_code == 200
     d = r.json()
-    assert d["query"] == "product quantization" and d["mode"] == "hybrid" and d["k"] == 3
+    assert d["query"] == "product quantization" and d["mode"] == "learned" and d["k"] == 3
     assert d["hits"][0]["id"] == "E3-16"
     # the same shape as Hit.to_dict()
     want = ui_searcher.search("product quantization", 3).hits[0].to_dict()
@@ -65,7 +65,7 @@ def test_search_filter_matching_nothing(ui_client):
     ({"q": "x", "k": "ten"}, "k: Input should be a valid integer"),
     ({"q": ""}, "q: String should have at least 1 character"),
     ({}, "q: Field required"),
-    ({"q": "x", "mode": "magic"}, "mode: Input should be 'bm25', 'dense', 'hybrid' or 'full'"),
+    ({"q": "x", "mode": "magic"}, "mode: Input should be 'bm25', 'dense', 'hybrid', 'learned' or 'full'"),
     ({"q": "   "}, "empty query"),
     ({"q": "x" * 1001}, "query is 1,001 characters; the limit is 1,000"),
     ({"q": "x", "difficulty": "Z"}, "unknown difficulty 'Z'"),

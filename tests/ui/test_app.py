@@ -65,7 +65,7 @@ def test_the_view_goes_into_the_url_and_a_pasted_url_restores_it(ui_app, ui_env)
                          "section": ["x", "99"]}.items():
         odd.query_params[name] = values
     odd.run()
-    assert odd.session_state["f_difficulty"] == ["H"] and odd.session_state["mode"] == "hybrid"
+    assert odd.session_state["f_difficulty"] == ["H"] and odd.session_state["mode"] == "learned"
     assert odd.session_state["k"] == 10 and odd.session_state["page"] == "Search" and not odd.exception
 
 
@@ -100,7 +100,7 @@ def test_search_with_filters_explain_and_highlights(ui_app):
     assert got == ["E2-9", "E3-18"]  # the only hard MLS questions (E2-10 is INF, E2-12 RE)
     # what is shown, and how many questions under these filters hold a word of the query
     # (one through its words, the other through the dense leg alone)
-    assert any(c.value.startswith("2 shown · 1 holds a word of the query · hybrid · ") for c in at.caption)
+    assert any(c.value.startswith("2 shown · 1 holds a word of the query · learned · ") for c in at.caption)
     badges = [m.value for m in at.markdown if m.value.startswith(":orange-badge[H")]
     assert badges and ":violet-badge[MLS]" in badges[0]
     at.sidebar.toggle(key="explain").set_value(True).run()
@@ -335,7 +335,7 @@ def test_study_set_errors_are_shown(ui_app):
 def test_evals_golden_set(ui_app):
     at = ui_app
     at.radio(key="page").set_value("Evals").run()
-    assert at.multiselect(key="ev_modes").value == ["bm25", "dense", "hybrid"]
+    assert at.multiselect(key="ev_modes").value == ["bm25", "dense", "hybrid", "learned"]
     at.multiselect(key="ev_modes").set_value(["bm25", "hybrid"])
     at.button(key="ev_run").click().run()
     assert not at.exception and not at.error

@@ -93,7 +93,7 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=int, help="passes over the pairs (default 1)")
     p.add_argument("--lr", type=float, help="learning rate (default 5e-5)")
     p.add_argument("--min-grade", dest="min_grade", type=int, choices=(1, 2),
-                   help="judged positives: questions graded at least this (default 2)")
+                   help="judged positives: questions graded at least this (default 1)")
     p.add_argument("--no-sample-queries", dest="no_sample_queries", action="store_true",
                    help="train on the judged pairs only, not also on the shipped sample queries")
     p.add_argument("--data", metavar="DIR", help="judged training data (default data/training)")
