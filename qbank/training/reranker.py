@@ -335,6 +335,24 @@ def _progress(total: int, desc: str, enabled: bool):
     return bar.update, bar
 
 
+def fit_and_choose(searcher, data, cfg: TrainConfig, reranker: CrossEncoderReranker, progress: bool):
+    """The learned ranker fitted on the train split's hybrid lists, then the dev table and the
+    combination it chooses (the cross-encoder scoring the dev lists). Returns ``(table, combine)``."""
+    depth = max(cfg.top_n_grid)
+    train_q, train_qrels = data.split("train")
+    upd, bar = _progress(len(train_q), "fitting the learned ranker", progress)
+    learned = fit_learned(candidates(searcher, train_q, depth, progress=upd), train_qrels)
+    if bar:
+        bar.close()
+    dev_q, dev_qrels = data.split("dev")
+    upd, bar = _progress(len(dev_q), "choosing on dev", progress)
+    dev = candidates(searcher, dev_q, depth, reranker, upd)
+    if bar:
+        bar.close()
+    table = combination_table(dev, dev_qrels, cfg, learned, searcher)
+    return table, choose_combination(table, cfg, learned)
+
+
 def training_data_sha256(folder: Path) -> str:
     h = hashlib.sha256()
     for name in ("queries.tsv", "qrels.tsv"):
@@ -413,20 +431,8 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
         from qbank.retrieval.rerank import ONNX_FILE, TOKENIZER_FILE, OnnxCrossEncoder
 
         reranker = CrossEncoderReranker(OnnxCrossEncoder(tmp, cfg.max_length), max(cfg.top_n_grid))
-        depth = max(cfg.top_n_grid)
         t = time.perf_counter()
-        train_q, train_qrels = data.split("train")
-        upd, bar = _progress(len(train_q), "fitting the learned ranker", progress)
-        learned = fit_learned(candidates(searcher, train_q, depth, progress=upd), train_qrels)
-        if bar:
-            bar.close()
-        dev_q, dev_qrels = data.split("dev")
-        upd, bar = _progress(len(dev_q), "choosing on dev", progress)
-        dev = candidates(searcher, dev_q, depth, reranker, upd)
-        if bar:
-            bar.close()
-        table = combination_table(dev, dev_qrels, cfg, learned, searcher)
-        combine = choose_combination(table, cfg, learned)
+        table, combine = fit_and_choose(searcher, data, cfg, reranker, progress)
         dev_s = time.perf_counter() - t
         manifest = {
             "schema": MANIFEST_SCHEMA,
@@ -475,29 +481,19 @@ def refit_combination(settings: Settings, progress: bool = True, searcher=None, 
 
     folder = settings.reranker_dir
     manifest = read_manifest(folder)
-    cfg = dataclasses.replace(TrainConfig(), **{k: v for k, v in manifest["recipe"].items()
-                                                if k in {f.name for f in dataclasses.fields(TrainConfig)}
-                                                and not isinstance(v, list)})
+    def tuples(v):  # JSON gave back lists where the recipe holds tuples (the grids)
+        return tuple(tuples(x) for x in v) if isinstance(v, list) else v
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = dataclasses.replace(TrainConfig(), **{k: tuples(v) for k, v in manifest["recipe"].items() if k in names})
     data = load_training_data(Path(data_dir or TRAINING_DIR))
     if searcher is None:
         from qbank.retrieval.engine import open_searcher
 
         searcher = open_searcher(settings)
-    depth = max(cfg.top_n_grid)
-    reranker = CrossEncoderReranker(OnnxCrossEncoder(folder, manifest["max_length"]), depth)
+    reranker = CrossEncoderReranker(OnnxCrossEncoder(folder, manifest["max_length"]), max(cfg.top_n_grid))
     t = time.perf_counter()
-    train_q, train_qrels = data.split("train")
-    upd, bar = _progress(len(train_q), "fitting the learned ranker", progress)
-    learned = fit_learned(candidates(searcher, train_q, depth, progress=upd), train_qrels)
-    if bar:
-        bar.close()
-    dev_q, dev_qrels = data.split("dev")
-    upd, bar = _progress(len(dev_q), "choosing on dev", progress)
-    dev = candidates(searcher, dev_q, depth, reranker, upd)
-    if bar:
-        bar.close()
-    table = combination_table(dev, dev_qrels, cfg, learned, searcher)
-    manifest["combine"] = choose_combination(table, cfg, learned)
+    table, manifest["combine"] = fit_and_choose(searcher, data, cfg, reranker, progress)
     manifest["dev_table"] = table
     emb = searcher.index.manifest.get("embedding") or {}
     manifest["combine"]["index_encoder"] = {"model": emb.get("model"), "weights_sha256_16": emb.get("weights_sha256_16")}

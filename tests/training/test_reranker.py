@@ -107,6 +107,13 @@ def test_training_few_steps_export_reload_and_full_mode(tiny_index, tiny_setting
     fast = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "learned")
     assert "learned" in fast.hits[0].legs and "rerank" not in fast.hits[0].legs and "learned" in fast.timings_ms
     assert fast.params["learned"]["top_n"] == 5
+    # --refit keeps the cross-encoder's files and refits what sits on it, for this index
+    from qbank.training.reranker import refit_combination
+
+    files = dict(man["files"])
+    refit = refit_combination(tiny_settings, progress=False, searcher=searcher, data_dir=data_dir)
+    assert refit == read_manifest(d) and refit["files"] == files and refit["dev_table"] == man["dev_table"]
+    assert refit["combine"]["index_encoder"]["model"] == "hashing-256"
     again = Searcher(tiny_index, tiny_settings).search("KV cache memory", 3, "full")
     assert [h.id for h in again.hits] == [h.id for h in res.hits]
     assert [h.score for h in again.hits] == pytest.approx([h.score for h in res.hits], abs=1e-6)

@@ -61,8 +61,6 @@ def cmd_train_reranker(args) -> int:
 
 
 def cmd_train_encoder(args) -> int:
-    from pathlib import Path
-
     from qbank.training.encoder import EncoderConfig, train_default_encoder
 
     s = settings_from_args(args)
