@@ -6,6 +6,7 @@ Layout (no pickle)::
     questions.jsonl   the records        chapters.jsonl   the catalogue
     passages.jsonl    chapter passages   chunks.jsonl     the chunks, in row order
     bm25_tokens.json  the BM25 terms of each chunk (rank-bm25 has no save/load: rebuilt on load)
+    question_tokens.json  the BM25 terms of each question's full text (related questions, learned ranker)
     embeddings.npy    float32 [n_chunks, dim], row i = chunk i
     ann.faiss         the FAISS index over those rows (row → chunk id = chunks.jsonl order)
     question_vectors.npy  float32 [n_questions, dim]: each question's full text embedded whole
@@ -40,7 +41,7 @@ from qbank.ingest.chunker import CHUNKER_VERSION
 from qbank.ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.records import ChapterInfo, Chunk, Passage, Question
 
-SCHEMA_VERSION = 2  # 2: question_vectors.npy, corelevance.json
+SCHEMA_VERSION = 3  # 2: question_vectors.npy, corelevance.json; 3: question_tokens.json
 REBUILD = "run `qbank build` to rebuild it"
 
 
@@ -107,6 +108,9 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
 
     t = time.perf_counter()
     tokens = [tokenize(x) if c.legs != "dense" else [] for x, c in zip(texts, corpus.chunks)]
+    # the BM25 terms of each question's full text (related questions, the learned ranker), so a
+    # one-shot search does not tokenise the bank (~150 ms) before its first answer
+    tokens_q = [tokenize(q.full_text()) for q in corpus.questions]
     timings["tokenize"] = time.perf_counter() - t
     t = time.perf_counter()
     # FAISS id i = chunk row dense_rows[i]
@@ -128,7 +132,7 @@ def build_index(corpus: Corpus, settings: Settings, embedder: Embedder | None = 
         gen = new_generation_id()
         tmp = building_dir(target, gen)
         try:
-            _write_generation(tmp, gen, corpus, settings, tokens, corelevance, corelevance_src, corelevance_stats,
+            _write_generation(tmp, gen, corpus, settings, (tokens, tokens_q), corelevance, corelevance_src, corelevance_stats,
                               vectors if dense else None, question_vectors if dense else None, ann, embedder, dense_rows)
             publish(target, tmp, gen)  # one atomic rename: the index is the old one or the new one
         except BaseException:
@@ -146,7 +150,9 @@ def _write_generation(tmp: Path, gen: str, corpus: Corpus, settings: Settings, t
     """Every file of one generation, the manifest (with the sha256 of each) last."""
     dense = vectors is not None
     write_corpus(corpus, tmp)
+    tokens, tokens_q = tokens
     (tmp / "bm25_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False))
+    (tmp / "question_tokens.json").write_text(json.dumps(tokens_q, ensure_ascii=False))
     (tmp / "corelevance.json").write_text(json.dumps(corelevance, ensure_ascii=False, sort_keys=True))
     if dense:
         np.save(tmp / "embeddings.npy", vectors)
@@ -261,8 +267,13 @@ class LoadedIndex:
         """BM25 over one document per question (its full text), ``self.questions`` order."""
         if self._question_bm25 is None:
             s = self.settings
-            self._question_bm25 = BM25([tokenize(q.full_text()) for q in self.questions] or [[]], s.bm25_variant,
-                                       s.bm25_k1, s.bm25_b, s.bm25_delta)
+            try:
+                toks = json.loads((self.path / "question_tokens.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise IndexMismatchError(f"{self.path / 'question_tokens.json'} cannot be read; {REBUILD}") from None
+            if not isinstance(toks, list) or len(toks) != len(self.questions):
+                raise IndexMismatchError(f"{self.path / 'question_tokens.json'} does not match the questions; {REBUILD}")
+            self._question_bm25 = BM25(toks or [[]], s.bm25_variant, s.bm25_k1, s.bm25_b, s.bm25_delta)
         return self._question_bm25
 
     @property
@@ -320,6 +331,7 @@ class LoadedIndex:
 
 
 REQUIRED_FILES = ("questions.jsonl", "chapters.jsonl", "passages.jsonl", "chunks.jsonl", "bm25_tokens.json",
+                  "question_tokens.json",
                   "corelevance.json")
 DENSE_FILES = ("embeddings.npy", "ann.faiss", "question_vectors.npy")
 
