@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from qbank.errors import QbankError
+from qbank.fileio import sha256_file
 
 BUNDLED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2", "minilm"}
 
@@ -359,7 +360,7 @@ class ShippedEncoder(_OnnxMeanPooled):
             p = folder / fname
             if fname not in files or not p.is_file():
                 raise QbankError(f"encoder file {p} is missing; remake it with `qbank train-encoder`")
-            if _sha256(p) != files[fname]:
+            if sha256_file(p) != files[fname]:
                 raise QbankError(f"encoder file {p} does not match its manifest (sha256); "
                                  "remake it with `qbank train-encoder`")
         self.name, self.manifest, self.folder = name, manifest, folder
@@ -369,20 +370,6 @@ class ShippedEncoder(_OnnxMeanPooled):
     @property
     def weights_hash(self) -> str:
         return self.manifest["files"]["model.onnx"][:16]
-
-
-@functools.cache
-def _sha256_cached(path: str, size: int, mtime: float) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _sha256(p: Path) -> str:
-    st = p.stat()  # hashed once per process and file version (23 MB: ~40 ms)
-    return _sha256_cached(str(p), st.st_size, st.st_mtime)
 
 
 def shipped_encoder_dir(model: str) -> Path | None:

@@ -20,7 +20,6 @@ text, so a rebuild after an edit re-embeds only the changed texts.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import shutil
 import time
@@ -33,6 +32,7 @@ import numpy as np
 import qbank
 from qbank.config import Settings
 from qbank.errors import IndexMismatchError, IndexMissingError, UnavailableError
+from qbank.fileio import sha256_file  # noqa: F401 - imported from here by the training and reranker code
 from qbank.index.dense import Embedder, build_ann, canonical_model_name, make_document_embedder, resolve_ann_kind
 from qbank.index.embedcache import EmbeddingCache
 from qbank.index.generations import build_lock, building_dir, cleanup, new_generation_id, publish, recover
@@ -43,14 +43,6 @@ from qbank.records import ChapterInfo, Chunk, Passage, Question
 
 SCHEMA_VERSION = 3  # 2: question_vectors.npy, corelevance.json; 3: question_tokens.json
 REBUILD = "run `qbank build` to rebuild it"
-
-
-def sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
-    with p.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def index_settings(settings: Settings) -> dict[str, Any]:

@@ -268,8 +268,8 @@ def train_default_encoder(settings: Settings, cfg: EncoderConfig | None = None, 
     ``data/encoder``, the shipped one); returns the manifest."""
     import qbank
     from qbank.config import DATA_DIR
+    from qbank.fileio import replace_dir, sha256_file
     from qbank.index.dense import ENCODER_KIND, ENCODER_SCHEMA, SHIPPED_ENCODER, folder_weights_hash
-    from qbank.index.store import sha256_file
     from qbank.training.data import TRAINING_DIR, load_training_data
     from qbank.training.reranker import _progress, base_model_path, training_data_sha256
 
@@ -318,9 +318,7 @@ def train_default_encoder(settings: Settings, cfg: EncoderConfig | None = None, 
         manifest["dev_table"] = dev_table(settings, tmp, data, progress)
         manifest["training"]["total_seconds"] = round(time.perf_counter() - t_all, 1)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest

@@ -427,7 +427,7 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
     try:
         export_onnx(ce, tmp)
         # the dev table is scored with the exported int8 model: what users will run
-        from qbank.index.store import sha256_file
+        from qbank.fileio import replace_dir, sha256_file
         from qbank.retrieval.rerank import ONNX_FILE, TOKENIZER_FILE, OnnxCrossEncoder
 
         reranker = CrossEncoderReranker(OnnxCrossEncoder(tmp, cfg.max_length), max(cfg.top_n_grid))
@@ -457,9 +457,7 @@ def train_default_reranker(settings: Settings, cfg: TrainConfig | None = None, p
             "files": {name: sha256_file(tmp / name) for name in (ONNX_FILE, TOKENIZER_FILE)},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
+        replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if progress:
@@ -476,6 +474,7 @@ def refit_combination(settings: Settings, progress: bool = True, searcher=None, 
     ranker (train split) and the combination and N (dev split). What a new dense encoder needs —
     the ranker's features include the dense leg's cosines — without the cross-encoder's 19 minutes.
     Rewrites the manifest's ``combine`` and ``dev_table`` and records the index's encoder. Returns it."""
+    from qbank.fileio import write_atomic
     from qbank.retrieval.rerank import OnnxCrossEncoder, read_manifest
     from qbank.training.data import TRAINING_DIR, load_training_data
 
@@ -498,7 +497,5 @@ def refit_combination(settings: Settings, progress: bool = True, searcher=None, 
     emb = searcher.index.manifest.get("embedding") or {}
     manifest["combine"]["index_encoder"] = {"model": emb.get("model"), "weights_sha256_16": emb.get("weights_sha256_16")}
     manifest["training"]["refit_seconds"] = round(time.perf_counter() - t, 1)
-    tmp = folder / f".manifest.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(folder / "manifest.json")
+    write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return manifest
