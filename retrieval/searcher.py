@@ -26,7 +26,7 @@ from qbank.retrieval.confidence import MatchThresholds, match_signals, match_str
 from qbank.retrieval.filters import Filters
 from qbank.retrieval.fusion import rrf
 from qbank.retrieval.hits import make_hits
-from qbank.retrieval.intent import detect_intent
+from qbank.retrieval.intent import Intent, detect_intent, topic_of
 from qbank.retrieval.learned import hit_features
 from qbank.retrieval.legs import LegRanking, bm25_leg, dense_leg, related_legs
 from qbank.retrieval.modes import DEFAULT_MODE, get_mode
@@ -196,8 +196,12 @@ class Searcher:
             return SearchResult(query, mode, k, [], fdict, params, {"total": _ms(t0)},
                                 message="no question matches these filters", relax=self.relaxations(filters))
         single = len(spec.legs) == 1
+        intent = detect_intent(query) if spec.fuse and s.weight_intent > 0 else Intent()
+        topic = topic_of(query, intent)  # what the legs and rankers read
+        if topic != query:
+            params["topic"] = topic
         corrections: dict[str, str] = {}
-        terms = tokenize_query(query, self.index.bm25.vocabulary, corrections)
+        terms = tokenize_query(topic, self.index.bm25.vocabulary, corrections)
         legs: dict[str, LegRanking] = {}
         if "bm25" in spec.legs:
             t = time.perf_counter()
@@ -205,7 +209,7 @@ class Searcher:
             timings["bm25"] = _ms(t)
         if "dense" in spec.legs:
             t = time.perf_counter()
-            qvec = self.embedder.encode_queries([query])[0]
+            qvec = self.embedder.encode_queries([topic])[0]
             timings["embed"] = _ms(t)
             t = time.perf_counter()
             legs["dense"] = dense_leg(self.index, qvec, mask, max(s.depth_dense, k) if single else s.depth_dense,
@@ -213,7 +217,7 @@ class Searcher:
             timings["ann"] = _ms(t)
         t = time.perf_counter()
         if spec.fuse:
-            fused = self._fuse(query, legs, params)
+            fused = self._fuse(intent, legs, params)
         else:
             (leg,) = legs.values()
             fused = [(d, leg.scores[d]) for d in leg.docs]
@@ -224,8 +228,8 @@ class Searcher:
             features = None
             if getattr(reranker, "learned", None) is not None:
                 head = hits[: reranker.top_n]
-                features = hit_features(self.index, head, query, qvec if "dense" in spec.legs else None)
-            hits = reranker.rerank(query, hits, k, features)
+                features = hit_features(self.index, head, topic, qvec if "dense" in spec.legs else None)
+            hits = reranker.rerank(topic, hits, k, features)
             timings["learned" if spec.learned else "rerank"] = _ms(t)
         signals = match_signals(self.index, terms, legs, frozenset(t for w in corrections for t in tokenize(w)))
         match = match_strength(signals, self.match_thresholds) if hits else "none"
@@ -236,13 +240,12 @@ class Searcher:
                             corrected_query(query, corrections, self.index.surface) if corrections else None, relax,
                             legs["bm25"].total if "bm25" in legs else 0)
 
-    def _fuse(self, query: str, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
-        """RRF of the legs; a query naming a kind or difficulty adds the intent leg (the fused list
-        restricted to matching questions) and is fused again. Adds the intent to ``params``."""
+    def _fuse(self, intent: Intent, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
+        """RRF of the legs; a query naming a kind, difficulty or role adds the intent leg (the fused
+        list restricted to matching questions) and is fused again. Adds the intent to ``params``."""
         s = self.settings
         weights = {"bm25": s.weight_bm25, "dense": s.weight_dense, "intent": s.weight_intent}
         fused = rrf({n: leg.docs for n, leg in legs.items()}, s.rrf_k, weights)
-        intent = detect_intent(query) if s.weight_intent > 0 else None
         if intent:
             qs = self.index.question_by_id
             docs = [d for d, _ in fused if intent.accepts(qs.get(d))]
