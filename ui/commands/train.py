@@ -23,6 +23,11 @@ def cmd_train_reranker(args) -> int:
     if args.refit:
         from qbank.training.reranker import refit_combination
 
+        if args.out:  # refit a copy, the shipped reranker stays as it is
+            import shutil
+
+            shutil.copytree(s.reranker_dir, args.out, dirs_exist_ok=True)
+            s = s.model_copy(update={"reranker_path": Path(args.out)})
         manifest = refit_combination(s, data_dir=Path(args.data) if args.data else None)
         comb = manifest["combine"]
         print(f"refitted the learned ranker on this index's legs: dev nDCG@10 {comb['dev_ndcg@10']} (hybrid "
@@ -109,7 +114,8 @@ def register(sub) -> None:
                    help="train on at most N groups, grade-2 ones first (default: all)")
     p.add_argument("--loss", help="listwise | bce | margin (default listwise)")
     p.add_argument("--data", metavar="DIR", help="judged training data (default data/training)")
-    p.add_argument("--out", metavar="DIR", help="write the model here (default data/reranker, the shipped one)")
+    p.add_argument("--out", metavar="DIR", help="write the model here (default data/reranker, the shipped one; "
+                   "with --refit: a copy of the shipped one, refitted)")
     p.add_argument("--max-length", dest="max_length", type=int, help="word pieces per pair (default 128)")
     p.add_argument("--scifact", metavar="DIR", help="also train on a BEIR SciFact folder's train split")
     p.add_argument("--build", action="store_true", help="build the index first if it is missing")
