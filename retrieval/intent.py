@@ -47,7 +47,7 @@ INTENT_MAX_WORDS = 25
 # judged dev and train splits could not tell keeping them from dropping them: 0.9048 / 0.9129 against
 # 0.9054 / 0.9124 learned nDCG@10)
 TOPIC_MAX_WORDS = 15
-_TYPE_WORDS = [*ROLE_PATTERNS.values(), r"\bconceptual\b", r"\bquestions?\b", r"\binterviews?\b"]
+_TYPE_WORDS = [*ROLE_PATTERNS.values(), KIND_PATTERNS["conceptual"], r"\bquestions?\b", r"\binterviews?\b"]
 
 
 @dataclass(frozen=True, slots=True)
