@@ -281,7 +281,10 @@ class _OnnxMeanPooled:
         self._tok = tok
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        feeds = bert_feeds(self._tok.encode_batch(texts))  # single texts: token types are all 0
+        return self._run(self._tok.encode_batch(texts))
+
+    def _run(self, encodings) -> np.ndarray:
+        feeds = bert_feeds(encodings)  # single texts: token types are all 0
         hidden = self._session.run(None, feeds)[0]
         m = feeds["attention_mask"][:, :, None].astype(np.float32)
         v = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
@@ -293,14 +296,36 @@ class _OnnxMeanPooled:
         return np.vstack([self._encode_batch([t]) for t in texts])
 
     def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        """Texts sorted by word pieces, batched by padded size: at most ``batch_size`` texts and
+        :data:`DOC_BATCH_PIECES` padded pieces a batch (one long text alone, a dozen queries together)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        for i in range(0, len(order), batch_size):
-            idx = order[i : i + batch_size]
-            out[idx] = self._encode_batch([texts[j] for j in idx])
+        if not texts:
+            return out
+        encodings = self._tok.encode_batch(texts)
+        for idx in piece_batches([len(e.ids) for e in encodings], batch_size, DOC_BATCH_PIECES):
+            out[idx] = self._run([encodings[j] for j in idx])
             if progress is not None:
                 progress(len(idx))
         return out
+
+
+# padded word pieces per document batch. Measured on this bank's 4,280 texts (2 cores, onnxruntime
+# 2 threads, README "Build"): 256 embeds ~1.4x more pieces/s than 32 texts a batch sorted by
+# characters, which padded short queries to a long neighbour and ran 256-piece texts 32 at a time
+DOC_BATCH_PIECES = 256
+
+
+def piece_batches(lengths: list[int], max_texts: int, max_pieces: int) -> list[list[int]]:
+    """Row batches, longest first, each at most ``max_texts`` rows and ``max_pieces`` padded pieces
+    (rows × its longest row; a row longer than that goes alone). ``piece_batches([3, 9, 4], 8, 10)``
+    → ``[[1], [2, 0]]``."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    out, i = [], 0
+    while i < len(order):
+        n = max(1, min(max_texts, max_pieces // max(1, lengths[order[i]])))
+        out.append(order[i : i + n])
+        i += n
+    return out
 
 
 class OnnxMiniLMEmbedder(_OnnxMeanPooled):
