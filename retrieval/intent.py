@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from qbank.records import Question
 
 KIND_PATTERNS = {
-    "coding": r"\bcoding\b|\bcode\s+(?:question|interview|exercise|problem)s?\b|\bimplement(?:ation)?s?\b|\bfrom scratch\b|\bwrite (?:a|an|the)\b",
+    # "code" as a verb or the thing asked for: "code a ring that …", "how would I code …", "code that
+    # rotates …", "write code …", "in PyTorch", a keyword query ending in "code"; not "code review",
+    # "generated code", "code execution agent" (a noun among others)
+    "coding": r"\bcoding\b|\bcode\s+(?:question|interview|exercise|problem)s?\b|\bimplement(?:ation)?s?\b|\bfrom scratch\b"
+              r"|\bwrite (?:a|an|the)\b|\bcode (?:a|an|the|up|that)\b|\b(?:how (?:do|would|can|should|to) (?:i |you |we )?)code\b"
+              r"|\bwrite (?:some |the )?code\b|\bin (?:python|numpy|pytorch|torch|jax|c\+\+|cuda)\b|^(?:\S+\s+){1,6}code\W*$",
     "behavioral": r"\bbehaviou?ral\b|\btell me about a time\b|\bstor(?:y|ies)\b|\bsoft skills?\b|\bleadership\b",
     "conceptual": r"\bconceptual\b",
     "design": r"\bsystem[- ]design\b|\bdesign (?:question|interview|problem|exercise)s?\b|\bdesign (?:a|an)\b",

@@ -10,6 +10,17 @@ def test_detects_kind_and_difficulty():
     assert not detect_intent("design the chunking")  # "design" alone is a topic word
 
 
+def test_code_as_the_thing_asked_for_is_a_coding_intent():
+    for q in ("code a ring that assigns keys to servers", "how would I code logit masking",
+              "consistent hashing virtual nodes code", "write code for top-k sampling", "an LRU cache in Python"):
+        assert detect_intent(q).kinds == ("coding",), q
+    # code as one noun among others names no kind
+    for q in ("code review and giving constructive feedback", "code execution agent sandbox",
+              "I want the model's generated code to run live for users in a safe sandbox",
+              "visual of stacked function calls where width shows time spent, used to find slow code"):
+        assert detect_intent(q).kinds == (), q
+
+
 def test_intent_leg_lifts_matching_questions(tiny_searcher):
     res = tiny_searcher.search("coding questions about cache", 5, "hybrid")
     assert res.hits[0].question.kind == "coding"
