@@ -203,3 +203,17 @@ def test_search_queries_checks_every_query_first_and_writes_atomically(capsys, t
     assert code == 2 and "query 'q2': query is 2,000 characters" in err and err.count("\n") == 1
     assert out.read_text() == "an earlier run\n"  # nothing half-written
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".run.trec")]  # no temp file left
+
+
+def test_training_commands_report_json_or_a_summary(capsys):
+    import argparse
+
+    from qbank.ui.commands.train import _report
+
+    man = {"name": "qbank-minilm", "dev_table": {"trained:dense": 0.8551}}
+    assert _report(argparse.Namespace(format="json"), man, "encoder: …", "wrote data/encoder") == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out) == man and out.err == ""
+    assert _report(argparse.Namespace(format="text"), man, "encoder: …", "wrote data/encoder") == 0
+    out = capsys.readouterr()
+    assert out.out == "encoder: …\n" and out.err == "wrote data/encoder\n"

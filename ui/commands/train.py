@@ -53,15 +53,23 @@ def cmd_train_reranker(args) -> int:
         open_searcher(s, build_if_missing=True, progress_factory=progress_factory("embedding"))
     manifest = train_default_reranker(s, cfg, progress=True, out_dir=Path(args.out) if args.out else None,
                                       data_dir=Path(args.data) if args.data else None)
+    tr, comb = manifest["training"], manifest["combine"]
+    return _report(args, manifest,
+                   f"reranker: MiniLM first {manifest['layers']} layers, int8 ONNX, {manifest['data']['groups_total']:,} "
+                   f"training groups ({tr['pairs_seen']:,} pairs), {tr['total_seconds']:.0f} s; dev nDCG@10 "
+                   f"{comb['dev_ndcg@10']} (hybrid {comb['dev_hybrid_ndcg@10']}) rescoring the top {comb['top_n']} by "
+                   f"{comb['method']} (w={comb['weight']})",
+                   f"wrote {args.out or s.reranker_dir}")
+
+
+def _report(args, manifest: dict, summary: str, wrote: str) -> int:
+    """A training command's answer: the manifest as JSON (``--format json``), or a summary line and,
+    on stderr, where the model went."""
     if args.format == "json":
         print(json.dumps(manifest, indent=1, ensure_ascii=False))
     else:
-        tr, comb = manifest["training"], manifest["combine"]
-        print(f"reranker: MiniLM first {manifest['layers']} layers, int8 ONNX, {manifest['data']['groups_total']:,} "
-              f"training groups ({tr['pairs_seen']:,} pairs), {tr['total_seconds']:.0f} s; dev nDCG@10 "
-              f"{comb['dev_ndcg@10']} (hybrid {comb['dev_hybrid_ndcg@10']}) rescoring the top {comb['top_n']} by "
-              f"{comb['method']} (w={comb['weight']})")
-        print(f"wrote {args.out or s.reranker_dir}", file=sys.stderr)
+        print(summary)
+        print(wrote, file=sys.stderr)
     return 0
 
 
@@ -75,16 +83,13 @@ def cmd_train_encoder(args) -> int:
     cfg = dataclasses.replace(EncoderConfig(), **over)
     manifest = train_default_encoder(s, cfg, out_dir=Path(args.out) if args.out else None,
                                      data_dir=Path(args.data) if args.data else None)
-    if args.format == "json":
-        print(json.dumps(manifest, indent=1, ensure_ascii=False))
-    else:
-        d, tr, dev = manifest["data"], manifest["training"], manifest["dev_table"]
-        print(f"encoder: MiniLM {cfg.layers} layers, int8-weight ONNX, {d['judged_pairs']:,} judged + "
-              f"{d['sample_query_pairs']:,} sample-query pairs, {tr['steps']} steps, {tr['total_seconds']:.0f} s; "
-              f"dev nDCG@10 dense {dev['trained:dense']} (bundled {dev['bundled:dense']}), hybrid "
-              f"{dev['trained:hybrid']} (bundled {dev['bundled:hybrid']})")
-        print(f"wrote {args.out or 'data/encoder'}; rebuild the index to use it: qbank build", file=sys.stderr)
-    return 0
+    d, tr, dev = manifest["data"], manifest["training"], manifest["dev_table"]
+    return _report(args, manifest,
+                   f"encoder: MiniLM {cfg.layers} layers, int8-weight ONNX, {d['judged_pairs']:,} judged + "
+                   f"{d['sample_query_pairs']:,} sample-query pairs, {tr['steps']} steps, {tr['total_seconds']:.0f} s; "
+                   f"dev nDCG@10 dense {dev['trained:dense']} (bundled {dev['bundled:dense']}), hybrid "
+                   f"{dev['trained:hybrid']} (bundled {dev['bundled:hybrid']})",
+                   f"wrote {args.out or 'data/encoder'}; rebuild the index to use it: qbank build")
 
 
 def register(sub) -> None:
