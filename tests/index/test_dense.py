@@ -1,3 +1,4 @@
+import numpy as np
 
 
 def test_auto_ann_is_flat_below_the_threshold_and_hnsw_above():
@@ -16,3 +17,25 @@ def test_document_batches_hold_a_piece_budget_longest_first():
     # a text longer than the budget still goes (alone); the text cap binds short texts
     assert piece_batches([300, 2, 2, 2], max_texts=2, max_pieces=256) == [[0], [1, 2], [3]]
     assert piece_batches([], 4, 256) == []
+
+
+def test_a_large_document_job_runs_one_thread_sessions_side_by_side_with_the_same_vectors(monkeypatch):
+    from qbank.index import dense
+
+    enc = dense.OnnxMiniLMEmbedder(threads=2)
+    docs = ["kv cache", "why does a transformer need positional encodings at all", "LoRA rank",
+            "a design question about a feature store for an online ranking model with strict latency",
+            "warp divergence", "what breaks if a network has no activation functions"] * 3
+    seen = []
+    monkeypatch.setattr(dense, "PARALLEL_MIN_PIECES", 10**9)
+    one = enc.encode_documents(docs, batch_size=4, progress=seen.append)
+    assert enc._sessions_for(10**6) == [enc._session] and not enc._doc_sessions
+    monkeypatch.setattr(dense, "PARALLEL_MIN_PIECES", 1)
+    seen_par = []
+    both = enc.encode_documents(docs, batch_size=4, progress=seen_par.append)
+    assert len(enc._doc_sessions) == 2 and enc._sessions_for(10) is enc._doc_sessions
+    np.testing.assert_allclose(both, one, atol=1e-6)  # rows back in input order, same numbers
+    assert sum(seen) == sum(seen_par) == len(docs)
+    # one thread: no side-by-side sessions, whatever the size
+    solo = dense.OnnxMiniLMEmbedder(threads=1)
+    assert len(solo._sessions_for(10**6)) == 1 and not solo._doc_sessions
