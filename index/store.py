@@ -228,10 +228,13 @@ class LoadedIndex:
         self.sample_query_mask = np.array([c.field == "queries" for c in chunks], dtype=bool)
         # the rows with a vector of each doc's own text (no sample queries): their mean stands for the doc
         self.doc_text_rows: dict[str, list[int]] = {}
+        # and the rows with a vector of its sample queries (the learned ranker reads their cosines)
+        self.doc_query_rows: dict[str, list[int]] = {}
         for i, c in enumerate(chunks):
             self.doc_rows.setdefault(c.doc_id, []).append(i)
-            if c.field != "queries" and c.legs != "lexical":
-                self.doc_text_rows.setdefault(c.doc_id, []).append(i)
+            if c.legs != "lexical":
+                rows = self.doc_query_rows if c.field == "queries" else self.doc_text_rows
+                rows.setdefault(c.doc_id, []).append(i)
 
     @property
     def surface(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ another cross-encoder instead (a sentence-transformers folder, or a hub id with 
 
 The reranker rescores the fused top-N (the manifest's N, or ``settings.rerank_top_n``) and leaves
 the rest in fused order. How its score meets the fused one: the shipped model's manifest holds a
-``learned`` combination (:mod:`qbank.retrieval.learned`: a linear model over the legs' signals,
+``learned`` combination (:mod:`qbank.retrieval.learned`: a small model over the legs' signals,
 whole-question signals and the cross-encoder's score, fitted on the judged data); the fixed ones are
 a registry (:data:`COMBINERS`): ``replace`` (rank by the cross-encoder alone), ``interpolate``
 (min-max normalised scores, ``w·ce + (1−w)·fused``) or ``rrf`` (reciprocal-rank fusion of the two
@@ -40,7 +40,7 @@ from qbank.errors import QbankError, UnavailableError, UnknownNameError
 from qbank.index.store import sha256_file
 from qbank.records import Hit, LegScore, Question
 from qbank.retrieval.fusion import rrf
-from qbank.retrieval.learned import LinearRanker
+from qbank.retrieval.learned import LearnedRanker
 
 MANIFEST_SCHEMA = 2  # 2: one int8 ONNX file + tokenizer, sha256 of each in the manifest
 ONNX_FILE = "model.onnx"
@@ -122,7 +122,7 @@ class CrossEncoderReranker:
     """
 
     def __init__(self, model, top_n: int = 20, combine: str = "replace", weight: float = 1.0,
-                 name: str = "cross-encoder", batch_size: int = 64, learned: LinearRanker | None = None) -> None:
+                 name: str = "cross-encoder", batch_size: int = 64, learned: LearnedRanker | None = None) -> None:
         if learned is not None:
             combine = "learned"
         elif combine not in COMBINERS:
@@ -316,7 +316,7 @@ def read_manifest(folder: Path, verify: bool = True) -> dict:
 
 
 def load_learned_ranker(settings: Settings) -> CrossEncoderReranker | None:
-    """What the ``learned`` mode reorders with: the shipped manifest's linear ranker with no weight on the
+    """What the ``learned`` mode reorders with: the shipped manifest's learned ranker with no weight on the
     cross-encoder (which never loads), over the top N that the dev split chose for it (``learned:0.0:N``
     in the dev table). None when there is no ranker (a reranker folder without one, or none at all)."""
     folder = settings.reranker_dir
@@ -329,8 +329,8 @@ def load_learned_ranker(settings: Settings) -> CrossEncoderReranker | None:
     table = manifest.get("dev_table") or {}
     dev = {int(key.rsplit(":", 1)[1]): v for key, v in table.items() if key.startswith("learned:0.0:")}
     top_n = int(settings.rerank_top_n or (max(dev, key=lambda n: (dev[n], -n)) if dev else comb.get("top_n") or 20))
-    ranker = dataclasses.replace(LinearRanker.from_dict(comb["learned"]), ce_weight=0.0)
-    return CrossEncoderReranker(None, top_n, "learned", 0.0, name="learned-linear", learned=ranker)
+    ranker = dataclasses.replace(LearnedRanker.from_dict(comb["learned"]), ce_weight=0.0)
+    return CrossEncoderReranker(None, top_n, "learned", 0.0, name="learned-ranker", learned=ranker)
 
 
 def load_default_reranker(settings: Settings) -> CrossEncoderReranker:
@@ -343,6 +343,6 @@ def load_default_reranker(settings: Settings) -> CrossEncoderReranker:
     model = OnnxCrossEncoder(folder, int(manifest.get("max_length") or 128), settings.onnx_threads or None)
     comb = manifest.get("combine", {})
     top_n = int(settings.rerank_top_n or comb.get("top_n") or 10)
-    learned = LinearRanker.from_dict(comb["learned"]) if comb.get("method") == "learned" else None
+    learned = LearnedRanker.from_dict(comb["learned"]) if comb.get("method") == "learned" else None
     return CrossEncoderReranker(model, top_n, comb.get("method", "replace"), comb.get("weight", 1.0),
                                 name=f"qbank-minilm-L{manifest.get('layers')}-int8", learned=learned)

@@ -273,11 +273,11 @@ def candidates(searcher, queries: dict[str, str], depth: int, reranker: CrossEnc
 
 
 def fit_learned(cands: dict, qrels: dict[str, dict[str, int]]):
-    """The linear ranker over the training split's candidate lists (grades as targets)."""
-    from qbank.training.linear import fit_linear_ranker
+    """The learned ranker over the training split's candidate lists (grades as targets)."""
+    from qbank.training.learned import fit_learned_ranker
 
     lists = [(c["x"], np.array([qrels[q].get(d, 0) for d in c["ids"]], float)) for q, c in cands.items()]
-    return fit_linear_ranker(lists)
+    return fit_learned_ranker(lists)
 
 
 def _ranked(c: dict, n: int, combined: np.ndarray) -> list[str]:

@@ -40,12 +40,13 @@ def test_squarely_relevant_question_first_for_90_percent(golden_report):
 
 def test_default_mode_beats_hybrid_on_the_golden_set(golden_report):
     """Why `learned` is the default (README, "Default mode"): above hybrid on nDCG@10 (paired test
-    against it), at 0.87 or more, with a grade-2 question first for at least 90% of the queries."""
+    against it), at 0.87 or more (issue 10's targets), with a grade-2 question first for at least 93%
+    of the queries."""
     from qbank.retrieval.modes import DEFAULT_MODE
 
     t = golden_report.table()
     assert DEFAULT_MODE == "learned" and t["learned"]["ndcg@10"] > t["hybrid"]["ndcg@10"]
-    assert t["learned"]["ndcg@10"] >= 0.87 and t["learned"]["success2@1"] >= 0.90
+    assert t["learned"]["ndcg@10"] >= 0.87 and t["learned"]["success2@1"] >= 0.93
 
 
 def test_heldout_set_against_committed_baseline(real_searcher):
