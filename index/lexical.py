@@ -89,15 +89,15 @@ def tokenize_query(text: str, vocabulary=None, corrections: dict[str, str] | Non
     kept = [w for w in words if w not in QUERY_META]
     terms = tokenize(" ".join(kept)) if kept else []
     if vocabulary is not None:
-        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term; the
-        # cost is bounded: at most MAX_TYPO_WORDS words per query, none for a long (pasted) query, and
+        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term (an
+        # English word the bank lacks is not misspelt: english_words); the cost is bounded: at most MAX_TYPO_WORDS words per query, none for a long (pasted) query, and
         # each unknown term is looked up once per vocabulary (cached)
         tried = 0
         for w in kept if len(kept) <= MAX_TYPO_QUERY_WORDS else ():
             if w in STOPWORDS or len(w) < 5 or any(c.isdigit() for c in w) or SPLIT_RE.search(w):
                 continue
             t = _stem(w)
-            if t not in vocabulary:
+            if t not in vocabulary and w not in english_words():
                 tried += 1
                 if tried > MAX_TYPO_WORDS:
                     break
@@ -127,6 +127,25 @@ def surface_forms(texts) -> dict[str, str]:
                 continue
             counts.setdefault(_stem(w), Counter())[w] += 1
     return {t: c.most_common(1)[0][0] for t, c in counts.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The whole words (ASCII letters, 3+) of the bundled MiniLM's WordPiece vocabulary: ~21k common
+    English words. A word in it is spelt right even where the bank never uses it, so the typo
+    fallback leaves it alone ("floods" is not a misspelt "floor", "robot" not "root"); a misspelling
+    ("speculatve", "kuberentes") is not a word there. Read on the first unknown word (~20 ms); empty
+    when the model package is missing (every unknown word is then looked up, as before)."""
+    import json
+
+    from qbank.errors import QbankError
+    from qbank.index.dense import bundled_model_path
+
+    try:
+        vocab = json.loads((bundled_model_path() / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    except (QbankError, OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+    return frozenset(w for w in vocab if len(w) >= 3 and w.isascii() and w.isalpha())
 
 
 MAX_TYPO_WORDS = 3  # unknown words per query that get a closest-term lookup

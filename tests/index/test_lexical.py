@@ -26,6 +26,19 @@ def test_typo_falls_back_to_closest_term():
     assert "specul" in terms and "decod" in terms
 
 
+def test_an_english_word_the_bank_lacks_is_not_a_typo():
+    from qbank.index.lexical import english_words
+
+    vocab = {"floor", "root", "attent", "kubernet"}
+    assert {"floods", "robot"} <= english_words() and "kuberentes" not in english_words()
+    fixed: dict[str, str] = {}
+    # "floods" and "robot" are words (the bundled model's vocabulary): not "floor" and "root"
+    assert tokenize_query("a script floods the api", vocab, fixed) == ["script", "flood", "api"] and fixed == {}
+    assert "root" not in tokenize_query("robot arm", vocab)
+    # a misspelling is not a word there, so it still finds its closest term
+    assert "kubernet" in tokenize_query("kuberentes probe", vocab, fixed) and fixed == {"kuberentes": "kubernet"}
+
+
 DOCS = [tokenize(t) for t in [
     "kv cache memory for long context",
     "product quantization splits vectors",
