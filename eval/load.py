@@ -28,6 +28,7 @@ import urllib.parse
 from pathlib import Path
 
 from qbank.config import DATA_DIR
+from qbank.retrieval.modes import MODE_NAMES
 
 ROUTES = ("search", "related", "studyset")
 
@@ -44,8 +45,10 @@ def sample_queries(path: Path = DATA_DIR / "question_bank.expansions.jsonl", lim
     return queries[:limit], ids
 
 
-def make_requests(mix: dict[str, float], n: int, seed: int = 7) -> list[tuple[str, str, bytes | None]]:
-    """``n`` requests (method, path, body) drawn from ``mix`` (route → share)."""
+def make_requests(mix: dict[str, float], n: int, seed: int = 7,
+                  mode: str | None = None) -> list[tuple[str, str, bytes | None]]:
+    """``n`` requests (method, path, body) drawn from ``mix`` (route → share); ``/search`` asks for
+    ``mode`` (None: the server's default)."""
     rng = random.Random(seed)
     queries, ids = sample_queries()
     routes, weights = zip(*mix.items())
@@ -53,7 +56,8 @@ def make_requests(mix: dict[str, float], n: int, seed: int = 7) -> list[tuple[st
     for _ in range(n):
         route = rng.choices(routes, weights)[0]
         if route == "search":
-            out.append(("GET", "/search?" + urllib.parse.urlencode({"q": rng.choice(queries), "k": 10}), None))
+            params = {"q": rng.choice(queries), "k": 10, **({"mode": mode} if mode else {})}
+            out.append(("GET", "/search?" + urllib.parse.urlencode(params), None))
         elif route == "related":
             out.append(("GET", f"/questions/{rng.choice(ids)}/related?k=10", None))
         else:
@@ -207,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", default="16,50", help="comma-separated client counts, one run each")
     ap.add_argument("--requests", type=int, default=2000, help="requests per run (default 2000)")
     ap.add_argument("--mix", default="search", help="routes and shares, e.g. search:8,related:1,studyset:1")
+    ap.add_argument("--mode", help="the mode /search asks for (default: the server's default mode)")
     ap.add_argument("--warmup", type=int, default=200, help="requests sent first and not counted")
     ap.add_argument("--timeout", type=float, default=30.0, help="seconds before a request counts as timed out")
     ap.add_argument("--serve", action="store_true", help="start qbank serve on --url's port for the run")
@@ -223,14 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --requests and --clients must be at least 1", file=sys.stderr)
         return 2
     mix = parse_mix(args.mix)
+    if args.mode is not None and args.mode not in MODE_NAMES:
+        print(f"error: unknown mode {args.mode!r} in --mode (known: {', '.join(MODE_NAMES)})", file=sys.stderr)
+        return 2
     port = urllib.parse.urlsplit(args.url).port or 80
     proc = start_server(port, args.workers, args.threads, []) if args.serve else None
-    report = {"url": args.url, "mix": mix, "workers": args.workers if proc else None, "runs": []}
+    report = {"url": args.url, "mix": mix, "mode": args.mode, "workers": args.workers if proc else None, "runs": []}
     try:
         if args.warmup:
-            run_load(args.url, max(counts), make_requests(mix, args.warmup, seed=1), args.timeout)
+            run_load(args.url, max(counts), make_requests(mix, args.warmup, 1, args.mode), args.timeout)
         for c in counts:
-            r = run_load(args.url, c, make_requests(mix, args.requests, seed=c), args.timeout)
+            r = run_load(args.url, c, make_requests(mix, args.requests, c, args.mode), args.timeout)
             if proc:
                 r["server_rss_mb"] = server_rss(proc.pid)
             report["runs"].append(r)

@@ -222,7 +222,9 @@ class Searcher:
             (leg,) = legs.values()
             fused = [(d, leg.scores[d]) for d in leg.docs]
         timings["fusion"] = _ms(t)
-        hits = make_hits(self.index, fused, legs, terms, len(fused) if reranker else k)
+        # a reranker reorders its top N and keeps the fused order after them: no more hits than
+        # that are ever shown (each costs its highlights; all ~150 fused were built before)
+        hits = make_hits(self.index, fused, legs, terms, max(k, reranker.top_n) if reranker else k)
         if reranker is not None:
             t = time.perf_counter()
             features = None

@@ -33,6 +33,17 @@ def test_requests_follow_the_mix_and_are_reproducible():
     assert 60 < len(gets) < 140 and len(gets) + len(posts) == 200
     assert all(p.startswith("/search?") and "k=10" in p for _, p, _ in gets)
     assert all(p == "/studysets" and len(json.loads(b)["topics"]) == 2 for _, p, b in posts)
+    # the server's default mode unless one is asked for
+    assert not any("mode=" in p for _, p, _ in gets)
+    hybrid = make_requests({"search": 1.0}, 5, seed=3, mode="hybrid")
+    assert all(p.endswith("&mode=hybrid") for _, p, _ in hybrid)
+
+
+def test_an_unknown_mode_is_refused_in_one_line(capsys):
+    from qbank.eval.load import main
+
+    assert main(["--mode", "magic", "--requests", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown mode 'magic' in --mode (known: bm25,")
 
 
 def test_load_runs_over_loopback_only():
