@@ -130,7 +130,9 @@ class LearnedRanker:
             raise QbankError(f"the learned ranker was fitted on features {list(self.features)}; this qbank computes "
                              f"{list(FEATURES)}: retrain it (qbank train-reranker)")
         f = len(FEATURES)
-        units = None if self.hidden is None else np.shape(self.hidden)[-1]
+        if self.hidden is not None and np.ndim(self.hidden) != 2:
+            raise QbankError(f"the learned ranker's hidden weights must be a {f} x units table")
+        units = None if self.hidden is None else np.shape(self.hidden)[1]
         shapes = {"weights": (f,), "mean": (f,), "std": (f,)}
         if units is not None:
             shapes.update(hidden=(f, units), hidden_bias=(units,), out=(units,))

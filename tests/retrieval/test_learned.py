@@ -67,5 +67,8 @@ def test_round_trip_a_linear_manifest_and_refusals():
     bad["hidden"]["out"] = [1.0]
     with pytest.raises(QbankError, match=r"out must be 3 finite numbers"):
         LearnedRanker.from_dict(bad)
+    bad["hidden"]["weights"] = 5.0
+    with pytest.raises(QbankError, match=r"hidden weights must be a 19 x units table"):
+        LearnedRanker.from_dict(bad)
     with pytest.raises(QbankError, match="fitted on features"):
         LearnedRanker.from_dict({**r.to_dict(), "features": list(FEATURES[:-1])})
