@@ -315,25 +315,43 @@ class _OnnxMeanPooled:
                     progress(len(idx))
             return out
         # one thread per one-thread session, each taking the next batch (longest first) as it frees
-        # up; onnxruntime releases the GIL while it runs. Rows are disjoint, so ``out`` needs no lock
-        todo, lock = iter(batches), threading.Lock()
+        # up; onnxruntime releases the GIL while it runs. Rows are disjoint, so ``out`` needs no lock.
+        # Progress is reported from this thread (a UI's progress bar may only be touched from the
+        # thread that owns it); a worker's error stops the others after their current batch
+        import queue
+
+        todo, lock, stop, done = iter(batches), threading.Lock(), threading.Event(), queue.SimpleQueue()
 
         def work(session) -> None:
-            while True:
-                with lock:
-                    idx = next(todo, None)
-                if idx is None:
-                    return
-                out[idx] = self._run([encodings[j] for j in idx], session)
-                if progress is not None:
+            try:
+                while not stop.is_set():
                     with lock:
-                        progress(len(idx))
+                        idx = next(todo, None)
+                    if idx is None:
+                        break
+                    out[idx] = self._run([encodings[j] for j in idx], session)
+                    done.put(len(idx))
+            except BaseException as e:  # handed to the calling thread, which raises it
+                done.put(e)
+            done.put(None)  # this worker has finished
 
-        from concurrent.futures import ThreadPoolExecutor  # build only: kept off the search path
-
-        with ThreadPoolExecutor(len(sessions)) as pool:
-            for f in [pool.submit(work, sess) for sess in sessions]:
-                f.result()  # re-raises a worker's error here
+        workers = [threading.Thread(target=work, args=(sess,), daemon=True) for sess in sessions]
+        for w in workers:
+            w.start()
+        try:
+            finished = 0
+            while finished < len(workers):
+                item = done.get()
+                if item is None:
+                    finished += 1
+                elif isinstance(item, BaseException):
+                    raise item
+                elif progress is not None:
+                    progress(item)
+        finally:
+            stop.set()
+            for w in workers:
+                w.join()
         return out
 
     def _sessions_for(self, pieces: int) -> list:

@@ -89,15 +89,15 @@ def tokenize_query(text: str, vocabulary=None, corrections: dict[str, str] | Non
     kept = [w for w in words if w not in QUERY_META]
     terms = tokenize(" ".join(kept)) if kept else []
     if vocabulary is not None:
-        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term (an
-        # English word the bank lacks is not misspelt: english_words); the cost is bounded: at most MAX_TYPO_WORDS words per query, none for a long (pasted) query, and
+        # a misspelt word ("speculatve", "pagedatention") also looks for its closest known term; the
+        # cost is bounded: at most MAX_TYPO_WORDS words per query, none for a long (pasted) query, and
         # each unknown term is looked up once per vocabulary (cached)
         tried = 0
         for w in kept if len(kept) <= MAX_TYPO_QUERY_WORDS else ():
             if w in STOPWORDS or len(w) < 5 or any(c.isdigit() for c in w) or SPLIT_RE.search(w):
                 continue
             t = _stem(w)
-            if t not in vocabulary and w not in english_words():
+            if t not in vocabulary:
                 tried += 1
                 if tried > MAX_TYPO_WORDS:
                     break
@@ -132,10 +132,11 @@ def surface_forms(texts) -> dict[str, str]:
 @functools.lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """The whole words (ASCII letters, 3+) of the bundled MiniLM's WordPiece vocabulary: ~21k common
-    English words. A word in it is spelt right even where the bank never uses it, so the typo
-    fallback leaves it alone ("floods" is not a misspelt "floor", "robot" not "root"); a misspelling
-    ("speculatve", "kuberentes") is not a word there. Read on the first unknown word (~20 ms); empty
-    when the model package is missing (every unknown word is then looked up, as before)."""
+    English words. A correction of a word in it is not *shown* as one ("floods" is not a misspelt
+    "floor", "robot" not "root"), though the closest term is still searched beside it, which is what
+    catches a British spelling ("neighbour") or a real-word slip ("casual attention mask"); a
+    misspelling ("speculatve", "kuberentes") is not a word there. Read on first use (~20 ms); empty
+    when the model package is missing (every correction is then shown)."""
     import json
     from pathlib import Path
 

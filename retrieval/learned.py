@@ -170,6 +170,6 @@ class LearnedRanker:
             layer = (np.array(h["weights"], float), np.array(h["bias"], float), np.array(h["out"], float)) if h else (None,) * 3
             return cls(np.array(d["weights"], float), np.array(d["mean"], float), np.array(d["std"], float),
                        float(d.get("ce_weight", 0.0)), tuple(d["features"]), *layer)
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):  # AttributeError: not a dict
             raise QbankError("the learned ranker in the reranker manifest is malformed; retrain it "
                              "(qbank train-reranker)") from None

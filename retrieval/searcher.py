@@ -19,7 +19,7 @@ import numpy as np
 from qbank.config import Settings
 from qbank.errors import InvalidQueryError, UnknownIdError
 from qbank.index.dense import make_query_encoder
-from qbank.index.lexical import tokenize, tokenize_query
+from qbank.index.lexical import english_words, tokenize, tokenize_query
 from qbank.index.store import LoadedIndex
 from qbank.records import Hit, normalise_id
 from qbank.retrieval.confidence import MatchThresholds, match_signals, match_strength
@@ -239,7 +239,7 @@ class Searcher:
         message = "" if hits else "nothing matched: try other words, another mode or fewer filters"
         relax = self.relaxations(filters) if filters and (not hits or match == "none") else []
         return SearchResult(query, mode, k, hits, fdict, params, timings, message, match, signals,
-                            corrected_query(query, corrections, self.index.surface) if corrections else None, relax,
+                            corrected_query(query, shown_corrections(corrections), self.index.surface), relax,
                             legs["bm25"].total if "bm25" in legs else 0)
 
     def _fuse(self, intent: Intent, legs: dict[str, LegRanking], params: dict) -> list[tuple[str, float]]:
@@ -282,6 +282,15 @@ class Searcher:
 
 def _ms(t: float) -> float:
     return (time.perf_counter() - t) * 1000.0
+
+
+def shown_corrections(corrections: dict[str, str]) -> dict[str, str]:
+    """The corrections worth telling the user about: not those of an English word the bank lacks
+    (:func:`~qbank.index.lexical.english_words`; "floods" → "floor" is searched, not announced)."""
+    if not corrections:
+        return {}
+    words = english_words()
+    return {w: t for w, t in corrections.items() if w not in words}
 
 
 def corrected_query(query: str, corrections: dict[str, str], surface: dict[str, str]) -> str | None:

@@ -1,4 +1,7 @@
+import threading
+
 import numpy as np
+import pytest
 
 
 def test_auto_ann_is_flat_below_the_threshold_and_hnsw_above():
@@ -31,11 +34,27 @@ def test_a_large_document_job_runs_one_thread_sessions_side_by_side_with_the_sam
     one = enc.encode_documents(docs, batch_size=4, progress=seen.append)
     assert enc._sessions_for(10**6) == [enc._session] and not enc._doc_sessions
     monkeypatch.setattr(dense, "PARALLEL_MIN_PIECES", 1)
-    seen_par = []
-    both = enc.encode_documents(docs, batch_size=4, progress=seen_par.append)
+    seen_par, callers = [], set()
+
+    def progress(n):  # a UI's progress bar may only be touched from the thread that owns it
+        seen_par.append(n)
+        callers.add(threading.get_ident())
+
+    both = enc.encode_documents(docs, batch_size=4, progress=progress)
     assert len(enc._doc_sessions) == 2 and enc._sessions_for(10) is enc._doc_sessions
     np.testing.assert_allclose(both, one, atol=1e-6)  # rows back in input order, same numbers
-    assert sum(seen) == sum(seen_par) == len(docs)
+    assert sum(seen) == sum(seen_par) == len(docs) and callers == {threading.get_ident()}
+    # a worker's error reaches the caller (no hang), and the other worker stops taking batches
+    calls = []
+
+    def broken(encodings, session=None):
+        calls.append(len(encodings))
+        raise RuntimeError("onnxruntime fell over")
+
+    monkeypatch.setattr(enc, "_run", broken)
+    with pytest.raises(RuntimeError, match="fell over"):
+        enc.encode_documents(docs, batch_size=1)
+    assert len(calls) <= 2  # one batch per worker at most, not all 18
     # one thread: no side-by-side sessions, whatever the size
     solo = dense.OnnxMiniLMEmbedder(threads=1)
     assert len(solo._sessions_for(10**6)) == 1 and not solo._doc_sessions

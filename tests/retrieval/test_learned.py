@@ -67,6 +67,9 @@ def test_round_trip_a_linear_manifest_and_refusals():
     bad["hidden"]["out"] = [1.0]
     with pytest.raises(QbankError, match=r"out must be 3 finite numbers"):
         LearnedRanker.from_dict(bad)
+    for junk in (None, [1, 2], "x", {**r.to_dict(), "hidden": [1]}):
+        with pytest.raises(QbankError, match="malformed; retrain it"):
+            LearnedRanker.from_dict(junk)
     bad["hidden"]["weights"] = 5.0
     with pytest.raises(QbankError, match=r"hidden weights must be a 19 x units table"):
         LearnedRanker.from_dict(bad)
