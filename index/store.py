@@ -5,8 +5,9 @@ Layout (no pickle)::
     manifest.json     schema, versions, settings, corpus sha256, counts, sha256 of every file
     questions.jsonl   the records        chapters.jsonl   the catalogue
     passages.jsonl    chapter passages   chunks.jsonl     the chunks, in row order
-    bm25_tokens.json  the BM25 terms of each chunk (rank-bm25 has no save/load: rebuilt on load)
-    question_tokens.json  the BM25 terms of each question's full text (related questions, learned ranker)
+    bm25_tokens.json  the BM25 terms of each chunk (match signals, the learned ranker's features)
+    bm25.npz          BM25 over the chunks' terms: rank-bm25's statistics as arrays (index/lexical.py)
+    question_bm25.npz BM25 over each question's full text (related questions, learned ranker)
     embeddings.npy    float32 [n_chunks, dim], row i = chunk i
     ann.faiss         the FAISS index over those rows (row → chunk id = chunks.jsonl order)
     question_vectors.npy  float32 [n_questions, dim]: each question's full text embedded whole
@@ -41,7 +42,7 @@ from qbank.ingest.chunker import CHUNKER_VERSION
 from qbank.ingest.pipeline import Corpus, read_jsonl, write_corpus
 from qbank.records import ChapterInfo, Chunk, Passage, Question
 
-SCHEMA_VERSION = 3  # 2: question_vectors.npy, corelevance.json; 3: question_tokens.json
+SCHEMA_VERSION = 4  # 2: question_vectors.npy, corelevance.json; 3: question_tokens.json; 4: bm25.npz, question_bm25.npz
 REBUILD = "run `qbank build` to rebuild it"
 
 
@@ -144,7 +145,10 @@ def _write_generation(tmp: Path, gen: str, corpus: Corpus, settings: Settings, t
     write_corpus(corpus, tmp)
     tokens, tokens_q = tokens
     (tmp / "bm25_tokens.json").write_text(json.dumps(tokens, ensure_ascii=False))
-    (tmp / "question_tokens.json").write_text(json.dumps(tokens_q, ensure_ascii=False))
+    s = settings
+    lexical = rows_for_leg(corpus.chunks, "lexical")
+    BM25([tokens[i] for i in lexical] or [[]], s.bm25_variant, s.bm25_k1, s.bm25_b, s.bm25_delta).save(tmp / "bm25.npz")
+    BM25(tokens_q or [[]], s.bm25_variant, s.bm25_k1, s.bm25_b, s.bm25_delta).save(tmp / "question_bm25.npz")
     (tmp / "corelevance.json").write_text(json.dumps(corelevance, ensure_ascii=False, sort_keys=True))
     if dense:
         np.save(tmp / "embeddings.npy", vectors)
@@ -208,8 +212,7 @@ class LoadedIndex:
         # chunk row dense_rows[i] (both are every row unless some chunks are for one leg only)
         self.lexical_rows = rows_for_leg(chunks, "lexical")
         self.dense_rows = rows_for_leg(chunks, "dense")
-        self.bm25 = BM25([tokens[i] for i in self.lexical_rows] or [[]], settings.bm25_variant, settings.bm25_k1,
-                         settings.bm25_b, settings.bm25_delta)
+        self.bm25 = self._load_bm25("bm25.npz", max(len(self.lexical_rows), 1))
         self._vectors: np.ndarray | None = None
         self._ann = None
         self._question_vectors: np.ndarray | None = None
@@ -261,15 +264,18 @@ class LoadedIndex:
     def question_bm25(self) -> BM25:
         """BM25 over one document per question (its full text), ``self.questions`` order."""
         if self._question_bm25 is None:
-            s = self.settings
-            try:
-                toks = json.loads((self.path / "question_tokens.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                raise IndexMismatchError(f"{self.path / 'question_tokens.json'} cannot be read; {REBUILD}") from None
-            if not isinstance(toks, list) or len(toks) != len(self.questions):
-                raise IndexMismatchError(f"{self.path / 'question_tokens.json'} does not match the questions; {REBUILD}")
-            self._question_bm25 = BM25(toks or [[]], s.bm25_variant, s.bm25_k1, s.bm25_b, s.bm25_delta)
+            self._question_bm25 = self._load_bm25("question_bm25.npz", max(len(self.questions), 1))
         return self._question_bm25
+
+    def _load_bm25(self, name: str, n_docs: int) -> BM25:
+        s = self.settings
+        try:
+            bm = BM25.load(self.path / name, s.bm25_variant, s.bm25_k1, s.bm25_b, s.bm25_delta)
+        except ValueError as e:
+            raise IndexMismatchError(f"{self.path / name} cannot be read ({e}); {REBUILD}") from None
+        if bm.n_docs != n_docs:
+            raise IndexMismatchError(f"{self.path / name} holds {bm.n_docs} documents for {n_docs}; {REBUILD}")
+        return bm
 
     @property
     def corelevance(self) -> dict[str, dict[str, float]]:
@@ -326,8 +332,7 @@ class LoadedIndex:
 
 
 REQUIRED_FILES = ("questions.jsonl", "chapters.jsonl", "passages.jsonl", "chunks.jsonl", "bm25_tokens.json",
-                  "question_tokens.json",
-                  "corelevance.json")
+                  "bm25.npz", "question_bm25.npz", "corelevance.json")
 DENSE_FILES = ("embeddings.npy", "ann.faiss", "question_vectors.npy")
 
 

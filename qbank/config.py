@@ -1,23 +1,111 @@
 """One typed settings object. Library code takes it as an argument; only the app
 edges (CLI, API, UI) read the environment, through :func:`Settings` itself
-(env prefix ``QBANK_``, e.g. ``QBANK_RRF_K=30``)."""
+(env prefix ``QBANK_``, e.g. ``QBANK_RRF_K=30``).
+
+A frozen dataclass checked here rather than a pydantic-settings model: importing pydantic-settings
+cost 0.26–0.34 s on this project's VM (asyncio, dotenv and cloud-secret providers) and building
+the pydantic class another ~0.1 s, most of a cold one-shot ``qbank search --mode bm25`` (target
+0.5 s). What pydantic-settings did and is kept: names are case-insensitive, a keyword argument
+wins over the environment, a value is parsed by the field's type (``"30"`` → 30, ``"false"`` →
+False, a path, one of a literal's names) and checked against its bounds; ``model_copy``,
+``model_dump``, ``model_dump_json``, ``model_fields`` and ``model_fields_set`` behave as before.
+A bad value is a :class:`SettingsError`: one line naming the variable or argument."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import types
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from qbank.errors import QbankError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
+ENV_PREFIX = "QBANK_"
 
 
-class Settings(BaseSettings):
+class SettingsError(QbankError, ValueError):
+    """A setting given a value it cannot take (one line, naming the ``QBANK_*`` variable or argument)."""
+
+
+def Field(default: Any, *, ge: float | None = None, le: float | None = None) -> Any:  # noqa: N802 - reads as pydantic's
+    """A setting's default and its inclusive bounds."""
+    return dataclasses.field(default=default, metadata={"ge": ge, "le": le})
+
+
+def environment_values(names) -> dict[str, str]:
+    """The ``QBANK_<NAME>`` variables set for the given field names (any case), by field name."""
+    wanted = {n.lower() for n in names}
+    out = {}
+    for key, value in os.environ.items():
+        if len(key) > len(ENV_PREFIX) and key[: len(ENV_PREFIX)].upper() == ENV_PREFIX:
+            name = key[len(ENV_PREFIX):].lower()
+            if name in wanted:
+                out[name] = value
+    return out
+
+
+_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
+_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
+
+
+def _parse(kind: Any, value: Any) -> Any:
+    """``value`` as ``kind`` (a field's type), or ValueError saying what was expected."""
+    origin = typing.get_origin(kind)
+    if origin is Literal:
+        if value in typing.get_args(kind):
+            return value
+        raise ValueError("should be one of " + ", ".join(map(repr, typing.get_args(kind))))
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+            return None
+        return _parse(args[0], value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        key = str(value).strip().lower() if isinstance(value, (str, int)) else None
+        if key in _TRUE or key in _FALSE:
+            return key in _TRUE
+        raise ValueError("should be a boolean (true/false)")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ValueError("should be an integer")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ValueError("should be a number")
+    if kind is Path:
+        if isinstance(value, (str, os.PathLike)):
+            return Path(value)
+        raise ValueError("should be a path")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError("should be a string")
+    raise TypeError(f"unsupported setting type {kind!r}")  # pragma: no cover - a new field's type
+
+
+@dataclasses.dataclass(frozen=True, init=False)
+class Settings:
     """Every knob of the pipeline, with the value chosen by measurement as default."""
-
-    model_config = SettingsConfigDict(env_prefix="QBANK_", frozen=True, extra="ignore")
 
     # corpus and where things are written
     bank: Path = DATA_DIR / "question_bank.txt"
@@ -120,3 +208,74 @@ class Settings(BaseSettings):
     @property
     def reranker_dir(self) -> Path:
         return self.reranker_path
+
+    # ------------------------------------------------------------------ construction
+    def __init__(self, **values: Any) -> None:
+        self._fill(values, environment_values(_FIELDS))
+
+    @classmethod
+    def model_validate_json(cls, text: str | bytes) -> Settings:
+        """Settings from :meth:`model_dump_json`'s text (the environment is not read)."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise SettingsError(f"settings JSON must be an object, got {type(data).__name__}")
+        new = object.__new__(cls)
+        new._fill(data, {})
+        return new
+
+    def _fill(self, values: dict[str, Any], env: dict[str, str]) -> None:
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise TypeError(f"Settings got unknown setting(s): {', '.join(unknown)}")
+        for name, f in _FIELDS.items():
+            if name in values:
+                object.__setattr__(self, name, _checked(f, values[name], name))
+            elif name in env:
+                object.__setattr__(self, name, _checked(f, env[name], f"{ENV_PREFIX}{name.upper()}"))
+            else:
+                object.__setattr__(self, name, f.default)
+        object.__setattr__(self, "_fields_set", frozenset(values) | frozenset(env))
+
+    # ------------------------------------------------------------------ pydantic's names, kept
+    @property
+    def model_fields_set(self) -> set[str]:
+        """The settings given explicitly (an argument or a ``QBANK_*`` variable), not defaulted."""
+        return set(self._fields_set)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Settings:
+        """A copy with ``update`` applied (checked like any value; the environment is not re-read)."""
+        update = dict(update or {})
+        unknown = sorted(set(update) - set(_FIELDS))
+        if unknown:
+            raise TypeError(f"Settings got unknown setting(s): {', '.join(unknown)}")
+        new = object.__new__(type(self))
+        for name, f in _FIELDS.items():
+            value = _checked(f, update[name], name) if name in update else getattr(self, name)
+            object.__setattr__(new, name, value)
+        object.__setattr__(new, "_fields_set", self._fields_set | frozenset(update))
+        return new
+
+    def model_dump(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def model_dump_json(self) -> str:
+        return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in self.model_dump().items()})
+
+
+_FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Settings)}
+_TYPES = typing.get_type_hints(Settings)
+Settings.model_fields = _FIELDS  # type: ignore[attr-defined] - pydantic's name for the same map
+
+
+def _checked(f: dataclasses.Field, value: Any, source: str) -> Any:
+    """``value`` parsed as field ``f``'s type and within its bounds, or a one-line SettingsError."""
+    try:
+        out = _parse(_TYPES[f.name], value)
+    except ValueError as e:
+        raise SettingsError(f"{source}={value!r}: {e}") from None
+    ge, le = f.metadata.get("ge"), f.metadata.get("le")
+    if out is not None and ge is not None and out < ge:
+        raise SettingsError(f"{source}={value!r}: should be at least {ge}")
+    if out is not None and le is not None and out > le:
+        raise SettingsError(f"{source}={value!r}: should be at most {le}")
+    return out

@@ -11,11 +11,22 @@ import qbank
 from qbank.errors import QbankError
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed metadata is read only when asked (~50 ms on every run otherwise)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):  # noqa: A002
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"qbank {qbank.__version__}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     from qbank.ui.commands import FAMILIES
 
     ap = argparse.ArgumentParser(prog="qbank", description="Search a bank of ML-systems interview questions.")
-    ap.add_argument("--version", action="version", version=f"qbank {qbank.__version__}")
+    ap.add_argument("--version", action=_Version, help="show the version and exit")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for family in FAMILIES:
         family.register(sub)

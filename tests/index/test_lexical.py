@@ -61,6 +61,32 @@ def test_scores_equal_rank_bm25(variant, query):
     np.testing.assert_allclose(bm.scores(q), bm.reference_scores(q), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("variant", ["okapi", "plus", "l"])
+def test_saved_bm25_scores_as_the_one_it_was_made_from(variant, tmp_path):
+    delta = 1.0 if variant == "plus" else 0.5
+    made = BM25(DOCS + [[]], variant, 1.2, 0.75, delta)
+    made.save(tmp_path / "bm25.npz")
+    loaded = BM25.load(tmp_path / "bm25.npz", variant, 1.2, 0.75, delta)
+    assert loaded.idf == made.idf and list(loaded.vocabulary) == list(made.vocabulary)
+    for query in ["kv cache", "cache cache eviction", "draft model speculative", "unseen words only"]:
+        q = tokenize(query)
+        np.testing.assert_array_equal(loaded.scores(q), made.scores(q))
+        np.testing.assert_allclose(loaded.scores(q), made.reference_scores(q), rtol=0, atol=1e-12)
+        assert loaded.matched(q).tolist() == made.matched(q).tolist()
+
+
+def test_saved_bm25_refuses_other_parameters_and_garbage(tmp_path):
+    BM25(DOCS, "plus", 1.2, 0.75, 1.0).save(tmp_path / "bm25.npz")
+    with pytest.raises(ValueError, match="saved with plus k1=1.2 b=0.75 delta=1.0"):
+        BM25.load(tmp_path / "bm25.npz", "plus", 1.5, 0.75, 1.0)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a saved BM25"):
+        BM25.load(tmp_path / "bad.npz", "plus", 1.2, 0.75, 1.0)
+    np.savez(tmp_path / "partial.npz", idf=np.zeros(3))
+    with pytest.raises(ValueError, match="not a saved BM25"):
+        BM25.load(tmp_path / "partial.npz", "plus", 1.2, 0.75, 1.0)
+
+
 def test_bm25plus_hand_value():
     # 3 docs; "cache" in doc 0 (tf 1, len 2) only. idf = ln((3+1)/1); avgdl = 2
     bm = BM25([["cach", "x"], ["y", "z"], ["w", "v"]], "plus", k1=1.2, b=0.75, delta=1.0)

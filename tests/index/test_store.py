@@ -87,7 +87,7 @@ def test_embedding_cache_survives_garbage(tmp_path):
     (lambda m: {**m, "files": {k: v for k, v in m["files"].items() if k != "chunks.jsonl"}},
      r"files table lacks chunks.jsonl"),
     (lambda m: {**m, "files": {**m["files"], "../x": "0"}}, r"a file name that is not a plain name"),
-    (lambda m: {**m, "schema_version": 1}, r"has schema 1, this qbank reads 3"),
+    (lambda m: {**m, "schema_version": 1}, r"has schema 1, this qbank reads 4"),
 ])
 def test_manifest_is_validated_as_a_whole(tiny_index, tiny_settings, mutate, message):
     from qbank.errors import IndexMismatchError

@@ -6,13 +6,22 @@ import socket
 import threading
 import time
 
+import pytest
 import uvicorn
 
-from qbank.ui.api.server import HeaderTimeoutH11Protocol
+from qbank.ui.api.server import HeaderTimeoutH11Protocol, HeaderTimeoutHttpToolsProtocol, protocol_class
 
 
 class QuickDeadline(HeaderTimeoutH11Protocol):
     header_timeout = 0.5
+
+
+class QuickDeadlineHttpTools(HeaderTimeoutHttpToolsProtocol):
+    header_timeout = 0.5
+    max_head_bytes = 2048
+
+
+PROTOCOLS = [QuickDeadline, QuickDeadlineHttpTools]
 
 
 async def hello(scope, receive, send):
@@ -22,12 +31,12 @@ async def hello(scope, receive, send):
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _serve():
+def _serve(protocol=QuickDeadline):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(hello, host="127.0.0.1", port=port, http=QuickDeadline, log_level="error",
-                                           timeout_keep_alive=5))
+    server = uvicorn.Server(uvicorn.Config(hello, host="127.0.0.1", port=port, http=protocol, log_level="error",
+                                           timeout_keep_alive=5, h11_max_incomplete_event_size=2048))
     threading.Thread(target=server.run, daemon=True).start()
     for _ in range(100):
         if server.started:
@@ -44,8 +53,42 @@ def _closed_within(sock: socket.socket, seconds: float) -> bool:
         return False
 
 
-def test_unfinished_headers_are_cut_off_and_complete_requests_are_not():
-    server, port = _serve()
+def _response(sock: socket.socket, until: bytes) -> bytes:
+    sock.settimeout(3)
+    got = b""
+    while not got.endswith(until):  # the head and the body may arrive apart
+        chunk = sock.recv(200)
+        assert chunk, got
+        got += chunk
+    return got
+
+
+def test_serve_runs_the_c_parser():
+    assert protocol_class() is HeaderTimeoutHttpToolsProtocol  # httptools is a dependency
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=["h11", "httptools"])
+def test_a_head_past_the_bound_is_refused_and_a_large_body_is_not(protocol):
+    server, port = _serve(protocol)
+    try:
+        big = socket.create_connection(("127.0.0.1", port))
+        big.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 4000 + b"\r\n")  # no end of head yet
+        big.settimeout(3)
+        reply = big.recv(200)
+        assert reply.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400")) or reply == b""  # refused, or cut off
+        assert _closed_within(big, 3)
+        ok = socket.create_connection(("127.0.0.1", port))  # a body larger than the bound is not a head
+        ok.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 8000\r\n\r\n" + b"b" * 8000)
+        assert _response(ok, b"\r\n\r\nok").startswith(b"HTTP/1.1 200")
+        ok.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # and the connection goes on
+        assert _response(ok, b"\r\n\r\nok").startswith(b"HTTP/1.1 200")
+    finally:
+        server.should_exit = True
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS, ids=["h11", "httptools"])
+def test_unfinished_headers_are_cut_off_and_complete_requests_are_not(protocol):
+    server, port = _serve(protocol)
     try:
         slow = socket.create_connection(("127.0.0.1", port))
         slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
@@ -53,13 +96,7 @@ def test_unfinished_headers_are_cut_off_and_complete_requests_are_not():
         assert _closed_within(slow, 3) and _closed_within(silent, 3)
         ok = socket.create_connection(("127.0.0.1", port))
         ok.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        ok.settimeout(3)
-        got = b""
-        while not got.endswith(b"\r\n\r\nok"):  # the head and the body may arrive apart
-            chunk = ok.recv(200)
-            assert chunk, got
-            got += chunk
-        assert got.startswith(b"HTTP/1.1 200")
+        assert _response(ok, b"\r\n\r\nok").startswith(b"HTTP/1.1 200")
         # the next request on the same keep-alive connection gets the same deadline
         ok.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
         assert _closed_within(ok, 3)

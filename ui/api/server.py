@@ -1,10 +1,16 @@
-"""The HTTP server's own guard: a connection must finish its request headers in time.
+"""The HTTP server's own guards: a connection must finish its request headers in time, and they
+must fit in 16 KB.
 
 uvicorn closes idle keep-alive connections (``timeout_keep_alive``) but never a connection that
 sends part of a request's headers and then nothing (slowloris): the probe held 900 such connections
-open for 30 s. :class:`HeaderTimeoutH11Protocol` arms a timer when a connection opens and after each
-response; a request whose headers complete in time cancels it; otherwise the connection is closed.
-``qbank serve`` runs uvicorn with it.
+open for 30 s. Each protocol here arms a timer when a connection opens and after each response; a
+request whose headers complete in time cancels it; otherwise the connection is closed.
+
+``qbank serve`` runs :class:`HeaderTimeoutHttpToolsProtocol` when httptools is installed (a C
+parser, a dependency: ~1.2× the requests/s of h11's pure-Python one here, README "HTTP API"), and
+:class:`HeaderTimeoutH11Protocol` otherwise. h11 bounds a request's head itself
+(``h11_max_incomplete_event_size``); httptools buffers a head of any size, so its protocol counts
+the bytes before the head is complete and answers 431 past :data:`MAX_HEAD_BYTES`.
 """
 
 from __future__ import annotations
@@ -12,6 +18,16 @@ from __future__ import annotations
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 HEADER_TIMEOUT_S = 10.0
+MAX_HEAD_BYTES = 16 * 1024
+
+
+def protocol_class():
+    """The HTTP protocol ``qbank serve`` runs: httptools' when installed, else h11's."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return HeaderTimeoutH11Protocol
+    return HeaderTimeoutHttpToolsProtocol
 
 
 class HeaderTimeoutH11Protocol(H11Protocol):
@@ -48,3 +64,61 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         self._header_timer = None
         if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
             self.transport.close()
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools not installed: h11 serves
+    HttpToolsProtocol = None
+
+if HttpToolsProtocol is not None:
+
+    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol with the header deadline and a bound on a request's head."""
+
+        header_timeout = HEADER_TIMEOUT_S
+        max_head_bytes = MAX_HEAD_BYTES
+
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._head_bytes = 0
+            self._in_head = True
+            self._arm_header_timer()
+
+        def connection_lost(self, exc) -> None:
+            self._cancel_header_timer()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self._in_head:
+                self._head_bytes += len(data)
+            super().data_received(data)
+            if self._in_head and self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
+                self._cancel_header_timer()
+                msg = b"Request head too large."
+                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; "
+                                     b"charset=utf-8\r\ncontent-length: " + str(len(msg)).encode() +
+                                     b"\r\nconnection: close\r\n\r\n" + msg)
+                self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_head = True
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_bytes = 0
+            self._cancel_header_timer()
+            super().on_headers_complete()
+
+        def on_response_complete(self) -> None:
+            self._in_head = not self.pipeline  # a pipelined request queued has its head already
+            self._head_bytes = 0
+            self._arm_header_timer()  # the next request on this connection gets the same deadline
+            super().on_response_complete()  # (a pipelined request already buffered cancels it at once)
+
+        _arm_header_timer = HeaderTimeoutH11Protocol._arm_header_timer
+        _cancel_header_timer = HeaderTimeoutH11Protocol._cancel_header_timer
+        _headers_timed_out = HeaderTimeoutH11Protocol._headers_timed_out
+else:  # pragma: no cover - httptools is a dependency
+    HeaderTimeoutHttpToolsProtocol = None

@@ -18,7 +18,7 @@ def cmd_serve(args) -> int:
 
     from qbank.retrieval.engine import open_searcher
     from qbank.ui.api import create_app
-    from qbank.ui.api.server import HeaderTimeoutH11Protocol
+    from qbank.ui.api.server import protocol_class
 
     if args.workers < 1 or args.threads < 0:
         raise QbankError("--workers must be at least 1 and --threads at least 0")
@@ -35,7 +35,7 @@ def cmd_serve(args) -> int:
     # turns it on)
     opts = dict(host=args.host, port=args.port, log_level=args.log_level, timeout_keep_alive=5,
                 h11_max_incomplete_event_size=16 * 1024, limit_concurrency=args.max_connections,
-                http=HeaderTimeoutH11Protocol, access_log=args.log_level in ("debug", "trace", "info"))
+                http=protocol_class(), access_log=args.log_level in ("debug", "trace", "info"))
     if args.workers == 1:
         uvicorn.run(create_app(searcher=searcher), **opts)
         return 0
