@@ -133,7 +133,10 @@ class Settings:
     # "auto": the bundled MiniLM runs as its int8 ONNX export (same quality, no torch import);
     # "sentence-transformers": the float model through sentence-transformers (README, "Dense leg")
     embedding_backend: Literal["auto", "onnx", "sentence-transformers"] = "auto"
-    query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    # queries: "auto" runs a shipped encoder's int8-arithmetic query model (data/encoder/query.onnx:
+    # ~2x faster per query, cosine >= 0.99 to the index's vectors, dev nDCG@10 unchanged; README, "Query
+    # encoder"); "onnx" the index's own model (float arithmetic); "onnx-int8" insists on the former
+    query_encoder: Literal["auto", "onnx", "onnx-int8", "sentence-transformers"] = "auto"
     # "auto": an exact flat index below ann_flat_below vectors, HNSW above. Measured here (k = 400,
     # 200 queries): 3,745 vectors flat 0.29 ms vs HNSW 0.49 ms; 20k 1.64 vs 0.84; 100k 14.1 vs 0.99
     ann: Literal["auto", "hnsw", "flat"] = "auto"
@@ -178,6 +181,9 @@ class Settings:
     # onnxruntime intra-op threads per session (query encoder, reranker); 0: min(2, cores). A server
     # with several worker processes runs best with 1 each (`qbank serve --workers`; README, "HTTP API")
     onnx_threads: int = Field(0, ge=0, le=64)
+    # requests of one server process that search at once (the others queue, served in arrival order);
+    # 0: no bound. Measured with `python -m qbank.eval.load` (README, "HTTP API")
+    api_search_slots: int = Field(1, ge=0, le=256)
 
     # match strength (retrieval/confidence.py): chosen on the judged training data's train split by
     # `python -m qbank.training.confidence` (README, "Match strength")

@@ -3,6 +3,7 @@ matched, each leg's rank and score, and the query terms found in that chunk."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Mapping
@@ -14,9 +15,10 @@ from qbank.retrieval.legs import LegRanking
 
 
 def make_hits(index: LoadedIndex, fused: list[tuple[str, float]], legs: Mapping[str, LegRanking], terms: list[str],
-              k: int) -> list[Hit]:
+              k: int, highlight: bool = True) -> list[Hit]:
     """The first ``k`` of ``fused`` as hits. The chunk shown is the best chunk of the leg that ranked
-    the document best (bm25 on a tie)."""
+    the document best (bm25 on a tie). ``highlight=False`` leaves the highlights for
+    :func:`with_highlights` (a reranker's candidates: only the ones it keeps are shown)."""
     ranks = {n: {d: i for i, d in enumerate(leg.docs, start=1)} for n, leg in legs.items()}
     out = []
     for rank, (doc, score) in enumerate(fused[:k], start=1):
@@ -27,11 +29,16 @@ def make_hits(index: LoadedIndex, fused: list[tuple[str, float]], legs: Mapping[
         out.append(Hit(
             id=doc, doc_type=chunk.doc_type, rank=rank, score=float(score), chunk_id=chunk.id,
             chunk_field=chunk.field, chunk_text=chunk.text, legs=leg_scores,
-            highlights=highlight_terms(chunk.text, terms),
+            highlights=highlight_terms(chunk.text, terms) if highlight else (),
             question=index.question_by_id.get(doc), passage=index.passage_by_id.get(doc),
             links=passage_links(index, doc),
         ))
     return out
+
+
+def with_highlights(hits: list[Hit], terms: list[str]) -> list[Hit]:
+    """``hits`` with their highlights filled in (see :func:`make_hits`)."""
+    return [dataclasses.replace(h, highlights=highlight_terms(h.chunk_text, terms)) for h in hits]
 
 
 def passage_links(index: LoadedIndex, doc: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from qbank.records import Hit, normalise_id
 from qbank.retrieval.confidence import MatchThresholds, match_signals, match_strength
 from qbank.retrieval.filters import Filters
 from qbank.retrieval.fusion import rrf
-from qbank.retrieval.hits import make_hits
+from qbank.retrieval.hits import make_hits, with_highlights
 from qbank.retrieval.intent import Intent, detect_intent, topic_of
 from qbank.retrieval.learned import hit_features
 from qbank.retrieval.legs import LegRanking, bm25_leg, dense_leg, related_legs
@@ -223,15 +223,16 @@ class Searcher:
             fused = [(d, leg.scores[d]) for d in leg.docs]
         timings["fusion"] = _ms(t)
         # a reranker reorders its top N and keeps the fused order after them: no more hits than
-        # that are ever shown (each costs its highlights; all ~150 fused were built before)
-        hits = make_hits(self.index, fused, legs, terms, max(k, reranker.top_n) if reranker else k)
+        # that are ever shown (all ~150 fused were built before), and only the k it keeps are highlighted
+        hits = make_hits(self.index, fused, legs, terms, max(k, reranker.top_n) if reranker else k,
+                         highlight=reranker is None)
         if reranker is not None:
             t = time.perf_counter()
             features = None
             if getattr(reranker, "learned", None) is not None:
                 head = hits[: reranker.top_n]
                 features = hit_features(self.index, head, topic, qvec if "dense" in spec.legs else None)
-            hits = reranker.rerank(topic, hits, k, features)
+            hits = with_highlights(reranker.rerank(topic, hits, k, features), terms)
             timings["learned" if spec.learned else "rerank"] = _ms(t)
         signals = match_signals(self.index, terms, legs, frozenset(t for w in corrections for t in tokenize(w)))
         match = match_strength(signals, self.match_thresholds) if hits else "none"

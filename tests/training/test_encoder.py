@@ -79,6 +79,18 @@ def test_train_export_reload_and_search(tiny_index, tiny_settings, tmp_path):
     assert hits[0].legs["dense"].score == pytest.approx(float(np.max(
         idx.vectors[idx.doc_text_rows[hits[0].id]] @ enc.encode_queries(["KV cache memory"])[0])), abs=1e-4)
 
+    # the int8 query model made from the export: the fused graph, close to the model's vectors, and
+    # then what the searcher encodes queries with (an index is still built with model.onnx)
+    from qbank.training.encoder import add_query_model
+
+    man = add_query_model(out)
+    assert man["query_model"]["min_cosine_to_model"] >= 0.98 and "query.onnx" in man["files"]
+    q = ShippedEncoder(out, for_queries=True)
+    assert (q.encode_queries(texts) * a).sum(axis=1).min() >= 0.98
+    assert Searcher(idx, s).embedder.query_model
+    with pytest.raises(QbankError, match="encodes queries, not an index's documents"):
+        q.encode_documents(texts)
+
     # a changed model file is refused in one line
     with open(out / "model.onnx", "ab") as f:
         f.write(b"\0")
@@ -104,3 +116,36 @@ def test_shipped_encoder_is_intact_and_named():
     assert dev["trained:hybrid"] > dev["bundled:hybrid"]  # it was shipped because dev said so
     v = enc.encode_queries(["kv cache"])
     assert v.shape == (1, 384) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
+
+
+def test_shipped_query_model_is_the_fused_int8_graph_of_the_model():
+    """data/encoder/query.onnx: listed (sha256) in the manifest, picked by query_encoder=auto, within
+    cosine 0.98 of model.onnx's vectors; "onnx" keeps model.onnx; the fused float graph it is made
+    from computes what model.onnx computes (padded batch, real tokens)."""
+    import onnxruntime as ort
+
+    from qbank.config import DATA_DIR
+    from qbank.index.dense import SHIPPED_ENCODER, bert_feeds, make_document_embedder, make_query_encoder
+    from qbank.training.encoder import fused_encoder_graph
+
+    folder = DATA_DIR / "encoder"
+    if not (folder / "query.onnx").exists():
+        pytest.skip("no shipped query model")
+    q, f = make_query_encoder(SHIPPED_ENCODER), make_document_embedder(SHIPPED_ENCODER)
+    assert q.query_model and not f.query_model and not make_query_encoder(SHIPPED_ENCODER, "onnx").query_model
+    assert q.weights_hash == f.weights_hash  # an index built with the model is queried by its int8 twin
+    texts = ["kv cache", "what breaks if a network has no activation functions",
+             "one customer's script floods our LLM API and everyone else gets slow responses", "LoRA rank"]
+    cos = (q.encode_queries(texts) * f.encode_queries(texts)).sum(axis=1)
+    assert cos.min() >= 0.98 and cos.mean() >= 0.99
+    assert (folder / "query.onnx").stat().st_size < 25e6
+    with pytest.raises(QbankError, match="encodes queries"):
+        q.encode_documents(texts)
+
+    fused = ort.InferenceSession(fused_encoder_graph(folder / "model.onnx").SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+    feeds = bert_feeds(f._tok.encode_batch(texts))
+    want = f._session.run(None, feeds)[0]
+    got = fused.run(None, feeds)[0]
+    real = feeds["attention_mask"][:, :, None].astype(bool)
+    assert np.abs((want - got) * real).max() < 1e-4

@@ -471,7 +471,18 @@ def test_cli_serve_and_ui(ui_env, ui_settings, capsys, monkeypatch):
                         ("QBANK_ONNX_THREADS", 0)):
         monkeypatch.setenv(name, str(value))
     seen.clear()
+    # on Linux each worker listens on a SO_REUSEPORT socket of its own (ui/api/server.py); elsewhere
+    # uvicorn's shared socket
+    from qbank.ui.api import server
+
+    monkeypatch.setattr(server, "serve_workers",
+                        lambda host, port, workers, opts: seen.update(host=host, port=port, workers=workers, opts=opts) or 0)
     rc, _, _ = _cli(["serve", "--port", "8124", "--workers", "3"], ui_settings, capsys)
+    if server.reuseport_supported(8124):
+        assert rc == 0 and seen["port"] == 8124 and seen["workers"] == 3 and seen["opts"]["http"] is server.protocol_class()
+        seen.clear()
+        monkeypatch.setattr(server, "reuseport_supported", lambda port: False)
+        rc, _, _ = _cli(["serve", "--port", "8124", "--workers", "3"], ui_settings, capsys)
     assert rc == 0 and seen["app"] == "qbank.ui.api:create_app" and seen["factory"] and seen["workers"] == 3
     assert os.environ["QBANK_INDEX_DIR"] == str(ui_settings.index_dir.resolve())
     assert os.environ["QBANK_ONNX_THREADS"] == "1"  # one onnxruntime thread per worker

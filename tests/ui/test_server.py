@@ -163,3 +163,42 @@ def test_serve_with_two_workers_answers_search_and_eval_polls_and_the_load_scrip
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_work_slots_serve_requests_one_at_a_time_in_arrival_order():
+    """WorkSlots(1): a request that finds the slot taken waits, and the slot goes to the waiters in
+    the order they came (three threads queued behind a holder enter 1, 2, 3); WorkSlots(0) never waits."""
+    from qbank.ui.api.deps import WorkSlots
+
+    slots, order, inside = WorkSlots(1), [], []
+    release = threading.Event()
+
+    def holder():
+        with slots():
+            inside.append("holder")
+            release.wait(5)
+
+    def waiter(i):
+        with slots():
+            inside.append(i)
+            order.append(i)
+            assert len(inside) - len(order) == 1  # nobody else inside: holder done, one waiter at a time
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    while not inside:
+        time.sleep(0.01)
+    for i in (1, 2, 3):
+        t = threading.Thread(target=waiter, args=(i,))
+        t.start()
+        threads.append(t)
+        while len(slots._waiting) < i:  # queued before the next one arrives
+            time.sleep(0.01)
+    assert order == []  # all three wait while the slot is held
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert order == [1, 2, 3] and slots._busy == 0 and not slots._waiting
+    free = WorkSlots(0)
+    with free(), free():  # no bound: nested entries never block
+        pass

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import math
 import threading
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -51,6 +53,53 @@ def status_for(err: QbankError) -> int:
         if isinstance(err, cls):
             return code
     return 400
+
+
+class WorkSlots:
+    """At most ``n`` requests of this process do search work at once, the others wait their turn in
+    arrival order (a slot is handed from one to the next); ``n = 0``: no bound.
+
+    Why: each sync route runs in a thread of its own, so a server worker with 25 connections ran 25
+    searches side by side on its one core — each request as slow as all of them, and the ones the
+    scheduler passed over were the p99. With one slot per worker a request waits in a queue instead,
+    and is served in order (README, "HTTP API" has the measurement)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._lock = threading.Lock()
+        self._busy = 0
+        self._waiting: collections.deque[threading.Event] = collections.deque()
+
+    @contextmanager
+    def __call__(self):
+        if self.n <= 0:
+            yield
+            return
+        turn = None
+        with self._lock:
+            if self._busy < self.n and not self._waiting:
+                self._busy += 1
+            else:
+                turn = threading.Event()
+                self._waiting.append(turn)
+        if turn is not None:
+            turn.wait()  # set by the request that hands its slot over
+        try:
+            yield
+        finally:
+            with self._lock:
+                if self._waiting:
+                    self._waiting.popleft().set()
+                else:
+                    self._busy -= 1
+
+
+def work_slot(request: Request):
+    """The app's :class:`WorkSlots` as a context manager (``with work_slot(request): ...``)."""
+    slots = getattr(request.app.state, "work_slots", None)
+    if slots is None:
+        slots = request.app.state.work_slots = WorkSlots(request.app.state.settings.api_search_slots)
+    return slots()
 
 
 _RELOAD = threading.Lock()

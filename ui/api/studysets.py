@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from qbank.errors import InvalidQueryError
-from qbank.ui.api.deps import SearcherDep
+from qbank.ui.api.deps import SearcherDep, work_slot
 from qbank.ui.api.models import StudySetRequest, StudySetResponse
 
 router = APIRouter()
@@ -15,7 +15,7 @@ router = APIRouter()
 @router.post("/studysets", tags=["study sets"],
           responses={200: {"model": StudySetResponse, "description": "JSON, or a file for md/csv/anki",
                            "content": {"text/markdown": {}, "text/csv": {}, "application/octet-stream": {}}}})
-def studysets(searcher: SearcherDep, body: StudySetRequest):
+def studysets(request: Request, searcher: SearcherDep, body: StudySetRequest):
     """Build a study set covering every topic; ``format`` md/csv/anki returns a file to download."""
     from qbank.retrieval.studyset import StudySetSpec, build_study_set
     from qbank.ui.exports import MEDIA_TYPES, export, filename
@@ -25,14 +25,15 @@ def studysets(searcher: SearcherDep, body: StudySetRequest):
                         exclude=tuple(body.exclude), minutes=body.minutes, lam=body.lam,
                         dup_threshold=body.dup_threshold)
     plan = None
-    if body.text is not None:
-        from qbank.retrieval.jobplan import extract_plan, plan_spec
+    with work_slot(request):
+        if body.text is not None:
+            from qbank.retrieval.jobplan import extract_plan, plan_spec
 
-        plan = extract_plan(searcher, body.text)
-        spec = plan_spec(plan, spec)
-        if not spec.topics and not spec.include:
-            raise InvalidQueryError("no topic of the text matches the bank closely; give topics")
-    ss = build_study_set(searcher, spec)
+            plan = extract_plan(searcher, body.text)
+            spec = plan_spec(plan, spec)
+            if not spec.topics and not spec.include:
+                raise InvalidQueryError("no topic of the text matches the bank closely; give topics")
+        ss = build_study_set(searcher, spec)
     if body.format == "json":
         return JSONResponse(StudySetResponse(**ss.to_dict(), plan=plan.to_dict() if plan else None).model_dump())
     return Response(export(ss, body.format, deck=body.deck), media_type=MEDIA_TYPES[body.format],

@@ -18,7 +18,7 @@ def cmd_serve(args) -> int:
 
     from qbank.retrieval.engine import open_searcher
     from qbank.ui.api import create_app
-    from qbank.ui.api.server import protocol_class
+    from qbank.ui.api.server import protocol_class, reuseport_supported, serve_workers
 
     if args.workers < 1 or args.threads < 0:
         raise QbankError("--workers must be at least 1 and --threads at least 0")
@@ -44,6 +44,11 @@ def cmd_serve(args) -> int:
     del searcher
     os.environ.update({"QBANK_INDEX_DIR": str(settings.index_dir.resolve()), "QBANK_BANK": str(settings.bank.resolve()),
                        "QBANK_ONNX_THREADS": str(settings.onnx_threads)})
+    if reuseport_supported(args.port):  # a socket per worker: the kernel spreads the connections
+        try:
+            return serve_workers(args.host, args.port, args.workers, opts)
+        except OSError as e:
+            raise QbankError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     uvicorn.run("qbank.ui.api:create_app", factory=True, workers=args.workers, **opts)
     return 0
 
