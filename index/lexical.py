@@ -250,16 +250,23 @@ class BM25:
         self.variant, self.k1, self.b, self.delta = variant, k1, b, delta
         self.n_docs = len(doc_len)
         self._terms = terms
-        self._idf_array, self._offsets, self._docs, self._tfs = idf, offsets, docs, tfs
+        self._idf_array, self._offsets, self._tfs = idf, offsets, tfs
         self._term_id = {t: i for i, t in enumerate(terms)}
         self._idf = dict(zip(terms, idf.tolist()))
         self.vocabulary = self._idf.keys()
         self._doc_len = doc_len
         self._avgdl = avgdl
-        # the length normalisation does not depend on the query: worked out once, not per query over
-        # every document (at 1M chunks that was most of the leg's time)
-        self._norm = k1 * (1 - b + b * self._doc_len / self._avgdl)
-        self._dl_ratio = 1 - b + b * self._doc_len / self._avgdl
+        # a posting's share of the score does not depend on the query: tf and the length
+        # normalisation are folded into one float per posting once, and a query term adds
+        # idf × that slice (before: the formula over each posting per query, 1.3–2.5× slower)
+        self._rows = docs.astype(np.intp)
+        tf = tfs.astype(np.float64)
+        dl_ratio = (1 - b + b * doc_len / avgdl)[self._rows]
+        if variant == "l":  # BM25L as rank-bm25 writes it (the delta part is scaled by tf)
+            ctd = tf / dl_ratio
+            self._impact = tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+        else:  # okapi and plus share the saturation term
+            self._impact = tf * (k1 + 1) / (k1 * dl_ratio + tf)
         self._impl = None
 
     # ------------------------------------------------------------------ persistence
@@ -270,7 +277,7 @@ class BM25:
         terms = "\n".join(self._terms).encode("utf-8")
         with open(path, "wb") as f:
             np.savez(f, terms=np.frombuffer(terms, dtype=np.uint8), idf=self._idf_array, offsets=self._offsets,
-                     docs=self._docs, tfs=self._tfs, doc_len=self._doc_len,
+                     docs=self._rows.astype(np.int32), tfs=self._tfs, doc_len=self._doc_len,
                      params=np.array([self.k1, self.b, self.delta, self._avgdl], dtype=np.float64),
                      variant=np.frombuffer(self.variant.encode(), dtype=np.uint8))
 
@@ -303,19 +310,18 @@ class BM25:
 
     # ------------------------------------------------------------------ scoring
     def _posting(self, term: str):
+        """(rows, impacts) of a term's postings: views into the arrays, no copies."""
         i = self._term_id.get(term)
         if i is None:
             return None
         lo, hi = self._offsets[i], self._offsets[i + 1]
-        return self._docs[lo:hi], self._tfs[lo:hi]
+        return self._rows[lo:hi], self._impact[lo:hi]
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """Scores of every chunk; identical to rank-bm25's ``get_scores`` (tested), but sparse.
 
         A term repeated in the query counts once per occurrence, as in rank-bm25.
         """
-        k1 = self.k1
-        norm = self._norm
         out = np.zeros(self.n_docs)
         lift = 0.0
         for t in query_tokens:
@@ -325,15 +331,8 @@ class BM25:
             post = self._posting(t) if idf else None
             if post is None:
                 continue
-            ix, tf = post
-            tf = tf.astype(np.float64)
-            if self.variant == "okapi":
-                out[ix] += idf * tf * (k1 + 1) / (tf + norm[ix])
-            elif self.variant == "plus":
-                out[ix] += idf * tf * (k1 + 1) / (norm[ix] + tf)
-            else:  # BM25L as rank-bm25 writes it (the delta part is scaled by tf)
-                ctd = tf / self._dl_ratio[ix]
-                out[ix] += idf * tf * (k1 + 1) * (ctd + self.delta) / (k1 + ctd + self.delta)
+            rows, impact = post
+            out[rows] += idf * impact  # a document holds a term once in its postings: no repeated rows
         if lift:
             out += lift
         return out
