@@ -72,26 +72,18 @@ def _parse(kind: Any, value: Any) -> Any:
         if key in _TRUE or key in _FALSE:
             return key in _TRUE
         raise ValueError("should be a boolean (true/false)")
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
+    if kind in (int, float):
         if isinstance(value, str):
             try:
-                return int(value.strip())
+                value = kind(value.strip())
             except ValueError:
                 pass
-        raise ValueError("should be an integer")
-    if kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        raise ValueError("should be a number")
+            if kind is float:
+                return float(value)
+            if float(value).is_integer():
+                return int(value)
+        raise ValueError("should be an integer" if kind is int else "should be a number")
     if kind is Path:
         if isinstance(value, (str, os.PathLike)):
             return Path(value)

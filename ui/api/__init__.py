@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
     app.state.settings = settings or (searcher.settings if searcher is not None else Settings())
     app.state.searcher = searcher
     app.state.build_if_missing = build_if_missing
+    app.state.work_slots = deps.WorkSlots(app.state.settings.api_search_slots)
     app.add_exception_handler(QbankError, deps.qbank_error)
     app.add_exception_handler(RequestValidationError, deps.validation_error)
     app.add_exception_handler(Exception, deps.internal_error)

@@ -95,11 +95,8 @@ class WorkSlots:
 
 
 def work_slot(request: Request):
-    """The app's :class:`WorkSlots` as a context manager (``with work_slot(request): ...``)."""
-    slots = getattr(request.app.state, "work_slots", None)
-    if slots is None:
-        slots = request.app.state.work_slots = WorkSlots(request.app.state.settings.api_search_slots)
-    return slots()
+    """The app's :class:`WorkSlots` (made with the app) as a context manager (``with work_slot(request): ...``)."""
+    return request.app.state.work_slots()
 
 
 _RELOAD = threading.Lock()

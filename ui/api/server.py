@@ -35,25 +35,11 @@ def protocol_class():
     return HeaderTimeoutHttpToolsProtocol
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
+class _HeaderDeadline:
+    """The timer both protocols share: armed when a connection opens and after each response,
+    cancelled when a request's headers complete; on expiry an idle connection is closed."""
+
     header_timeout = HEADER_TIMEOUT_S
-
-    def connection_made(self, transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm_header_timer()
-
-    def connection_lost(self, exc) -> None:
-        self._cancel_header_timer()
-        super().connection_lost(exc)
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not None and not self.cycle.response_complete:  # a request's headers arrived
-            self._cancel_header_timer()
-
-    def on_response_complete(self) -> None:
-        self._arm_header_timer()  # the next request on this connection gets the same deadline
-        super().on_response_complete()  # (a pipelined request already buffered cancels it at once)
 
     def _arm_header_timer(self) -> None:
         self._cancel_header_timer()
@@ -71,6 +57,25 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self.transport.close()
 
 
+class HeaderTimeoutH11Protocol(_HeaderDeadline, H11Protocol):
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def connection_lost(self, exc) -> None:
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None and not self.cycle.response_complete:  # a request's headers arrived
+            self._cancel_header_timer()
+
+    def on_response_complete(self) -> None:
+        self._arm_header_timer()  # the next request on this connection gets the same deadline
+        super().on_response_complete()  # (a pipelined request already buffered cancels it at once)
+
+
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 except ImportError:  # httptools not installed: h11 serves
@@ -78,10 +83,9 @@ except ImportError:  # httptools not installed: h11 serves
 
 if HttpToolsProtocol is not None:
 
-    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+    class HeaderTimeoutHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):
         """uvicorn's httptools protocol with the header deadline and a bound on a request's head."""
 
-        header_timeout = HEADER_TIMEOUT_S
         max_head_bytes = MAX_HEAD_BYTES
 
         def connection_made(self, transport) -> None:  # type: ignore[override]
@@ -121,10 +125,6 @@ if HttpToolsProtocol is not None:
             self._head_bytes = 0
             self._arm_header_timer()  # the next request on this connection gets the same deadline
             super().on_response_complete()  # (a pipelined request already buffered cancels it at once)
-
-        _arm_header_timer = HeaderTimeoutH11Protocol._arm_header_timer
-        _cancel_header_timer = HeaderTimeoutH11Protocol._cancel_header_timer
-        _headers_timed_out = HeaderTimeoutH11Protocol._headers_timed_out
 else:  # pragma: no cover - httptools is a dependency
     HeaderTimeoutHttpToolsProtocol = None
 
