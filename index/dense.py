@@ -275,13 +275,25 @@ class _OnnxMeanPooled:
     def _open(self, model: Path, tokenizer: Path, max_tokens: int, threads: int | None) -> None:
         from tokenizers import Tokenizer
 
-        self._session = onnx_session(model, threads)
-        self._model_file, self._workers = model, threads or min(2, os.cpu_count() or 1)
+        self._model_file, self._threads = model, threads
+        self._workers = threads or min(2, os.cpu_count() or 1)
+        self._one: object | None = None  # the session for queries and small jobs, opened on first use
         self._doc_sessions: list = []  # one-thread sessions for a large encode_documents, opened on first use
+        self._opening = threading.Lock()
         tok = Tokenizer.from_file(str(tokenizer))
         tok.no_padding()  # a saved tokenizer.json may pad/truncate at 128 (OFFLINE.md)
         tok.enable_truncation(max_tokens)
         self._tok = tok
+
+    @property
+    def _session(self):
+        """The session for queries and small jobs (``threads`` intra-op threads). Opened on first use:
+        a build from scratch runs only the one-thread sessions, and never waits for this one."""
+        if self._one is None:
+            with self._opening:
+                if self._one is None:
+                    self._one = onnx_session(self._model_file, self._threads)
+        return self._one
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         return self._run(self._tok.encode_batch(texts))
@@ -300,7 +312,10 @@ class _OnnxMeanPooled:
 
     def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
         """Texts sorted by word pieces, batched by padded size: at most ``batch_size`` texts and
-        :data:`DOC_BATCH_PIECES` padded pieces a batch (one long text alone, a dozen queries together)."""
+        :data:`DOC_BATCH_PIECES` padded pieces a batch (one long text alone, a dozen queries together).
+        An int8-arithmetic model quantises a batch's activations with one scale, so there a text's
+        vector depends a little on its batch (cosine ≥ 0.98 to the text embedded alone; README, "Dense
+        leg")."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -358,11 +373,27 @@ class _OnnxMeanPooled:
         """The sessions that embed ``pieces`` word pieces: the query session, or — for a large job on
         several threads — as many one-thread sessions, which together embed ~1.3x more pieces/s
         than one session with that many intra-op threads (2 cores, README "Build"). Opening them
-        costs ~0.25 s each, so a rebuild after one edit keeps the query session."""
+        costs ~0.15–0.25 s each, so a rebuild after one edit keeps the query session."""
         if self._workers < 2 or pieces < PARALLEL_MIN_PIECES:
             return [self._session]
-        if not self._doc_sessions:
-            self._doc_sessions = [onnx_session(self._model_file, 1) for _ in range(self._workers)]
+        if not self._doc_sessions:  # opened side by side: onnxruntime releases the GIL as it loads
+            sessions: list = [None] * self._workers
+
+            def open_one(i: int) -> None:
+                try:
+                    sessions[i] = onnx_session(self._model_file, 1)
+                except Exception as e:  # noqa: BLE001 - handed to the calling thread
+                    sessions[i] = e
+
+            openers = [threading.Thread(target=open_one, args=(i,)) for i in range(self._workers)]
+            for t in openers:
+                t.start()
+            for t in openers:
+                t.join()
+            for x in sessions:
+                if isinstance(x, Exception):
+                    raise x
+            self._doc_sessions = sessions
         return self._doc_sessions
 
 
@@ -425,17 +456,17 @@ ENCODER_SCHEMA = 1
 class ShippedEncoder(_OnnxMeanPooled):
     """A bi-encoder that qbank trained and ships as a folder (``data/encoder``, made by ``qbank
     train-encoder``): ``model.onnx`` (int8 weights, float arithmetic), ``tokenizer.json``,
-    ``manifest.json`` and, for queries, ``query.onnx`` (the same weights in int8 arithmetic:
-    ~2× faster on a query, cosine ≥ 0.99 to the model's vectors; ``qbank.training.encoder.
-    int8_query_model``). The sha256 of each file used is checked at every load — a changed or
-    missing file is refused in one line.
+    ``manifest.json`` and ``query.onnx`` — the same weights in one fused graph run in int8 arithmetic
+    (``qbank.training.encoder.int8_query_model``; named for its first use, queries): ~2× faster on a
+    query and ~1.5× on an index's documents, cosine ≥ 0.98 (mean 0.993) to ``model.onnx``'s vectors,
+    the same dev-split quality either way (README, "Dense leg"). The sha256 of each file used is
+    checked at every load — a changed or missing file is refused in one line.
 
-    ``for_queries=True`` opens ``query.onnx`` (the searcher's query encoder under the default
-    ``query_encoder=auto``); an index is always built with ``model.onnx``."""
+    ``int8=True`` opens ``query.onnx`` — what both an index build (``embedding_backend=auto``) and
+    the searcher's queries (``query_encoder=auto``) use when the manifest lists it; ``int8=False``
+    opens ``model.onnx`` (``onnx``)."""
 
-    backend = "onnx-int8"
-
-    def __init__(self, folder: Path, threads: int | None = None, for_queries: bool = False) -> None:
+    def __init__(self, folder: Path, threads: int | None = None, int8: bool = False) -> None:
         folder = Path(folder)
         where = folder / "manifest.json"
         try:
@@ -447,10 +478,10 @@ class ShippedEncoder(_OnnxMeanPooled):
             raise QbankError(f"no encoder at {folder} (no manifest.json); remake it with `qbank train-encoder`") from None
         except (ValueError, KeyError, TypeError, OSError):
             raise QbankError(f"{where} is not a qbank encoder manifest; remake it with `qbank train-encoder`") from None
-        model_file = "query.onnx" if for_queries else "model.onnx"
-        if for_queries and model_file not in files:
-            raise QbankError(f"the encoder at {folder} ships no int8 query model (query.onnx); make one with "
-                             "`python -m qbank.training.encoder --query-model`, or set QBANK_QUERY_ENCODER=onnx")
+        model_file = "query.onnx" if int8 else "model.onnx"
+        if int8 and model_file not in files:
+            raise QbankError(f"the encoder at {folder} ships no int8-arithmetic model (query.onnx); make one with "
+                             "`python -m qbank.training.encoder --query-model`, or choose the backend onnx")
         for fname in (model_file, "tokenizer.json"):
             p = folder / fname
             if fname not in files or not p.is_file():
@@ -460,17 +491,16 @@ class ShippedEncoder(_OnnxMeanPooled):
                                  "remake it with `qbank train-encoder`")
         self.name, self.manifest, self.folder = name, manifest, folder
         self.dim = int(manifest.get("dim", 384))
-        self.query_model = for_queries
+        self.int8 = int8
+        # int8 arithmetic, or int8 weights in float arithmetic: an index records which made its vectors
+        self.backend = "onnx-int8" if int8 else "onnx"
+        self._model_name = model_file
         self._open(folder / model_file, folder / "tokenizer.json", max_tokens, threads)
 
     @property
-    def weights_hash(self) -> str:  # the model's: the query model is derived from it
-        return self.manifest["files"]["model.onnx"][:16]
-
-    def encode_documents(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        if self.query_model:  # an index's vectors come from model.onnx alone
-            raise QbankError("the int8 query model encodes queries, not an index's documents")
-        return super().encode_documents(texts, batch_size, progress)
+    def weights_hash(self) -> str:
+        """The opened file's sha256 (16 hex): the embedding cache keeps the two models' vectors apart."""
+        return self.manifest["files"][self._model_name][:16]
 
 
 def ships_query_model(folder: Path) -> bool:
@@ -510,9 +540,11 @@ def canonical_model_name(model: str) -> str:
 def make_document_embedder(model: str, backend: str = "auto", threads: int | None = None) -> Embedder:
     """The embedder that builds an index.
 
-    ``auto``: the int8 ONNX MiniLM for the bundled model when its package is installed, else
-    sentence-transformers; ``onnx`` insists on the former; ``sentence-transformers`` (or any model
-    other than the bundled one) uses sentence-transformers.
+    A shipped encoder (``qbank-minilm`` or a folder): ``auto`` runs its int8-arithmetic model when
+    the manifest lists one (else ``model.onnx``), ``onnx-int8`` insists on it, ``onnx`` runs
+    ``model.onnx``. The bundled MiniLM: ``auto`` / ``onnx`` / ``onnx-int8`` run its int8 ONNX export
+    when that package is installed (``auto`` falls back to sentence-transformers);
+    ``sentence-transformers`` (or any other model) uses sentence-transformers.
     """
     if backend not in BACKENDS:
         from qbank.errors import UnknownNameError
@@ -521,17 +553,20 @@ def make_document_embedder(model: str, backend: str = "auto", threads: int | Non
     folder = shipped_encoder_dir(model)
     if folder is not None:
         if backend == "sentence-transformers":
-            raise QbankError(f"{model} ships as int8 ONNX only; it has no sentence-transformers backend")
-        enc = ShippedEncoder(folder, threads)
+            raise QbankError(f"{model} ships as ONNX only; it has no sentence-transformers backend")
+        int8 = backend == "onnx-int8" or (backend == "auto" and ships_query_model(folder))
+        enc = ShippedEncoder(folder, threads, int8=int8)
         # the index records this name, and its queries are encoded by what the name resolves to
         enc.name = model if model == SHIPPED_ENCODER else str(folder.resolve())
         return enc
-    if model in BUNDLED_MODELS and backend in ("auto", "onnx"):
+    if model in BUNDLED_MODELS and backend != "sentence-transformers":
         try:
             return OnnxMiniLMEmbedder(threads=threads)
         except QbankError:
-            if backend == "onnx":
+            if backend != "auto":
                 raise
+    elif backend == "onnx-int8":
+        raise QbankError(f"embedding backend onnx-int8: {model} has no int8-arithmetic model")
     return make_embedder(model)
 
 
@@ -539,28 +574,21 @@ def make_query_encoder(model: str, backend: str = "auto", index_backend: str = "
                        threads: int | None = None):
     """The encoder for queries against an index built with ``model`` (by ``index_backend``).
 
-    An index of the bundled MiniLM is queried through the int8 ONNX encoder under ``auto`` (its
-    vectors are within cosine 0.999 of the float model's, whichever built the index).
+    A shipped encoder's queries run in int8 arithmetic under ``auto`` when it ships that model,
+    whichever arithmetic built the index (cosine ≥ 0.98 between the two). An index of the bundled
+    MiniLM is queried through the int8 ONNX encoder under ``auto`` (its vectors are within cosine
+    0.999 of the float model's, whichever built the index).
     """
     if backend not in QUERY_BACKENDS:
         from qbank.errors import UnknownNameError
 
         raise UnknownNameError("query encoder", backend, QUERY_BACKENDS)
-    folder = shipped_encoder_dir(model)
-    if folder is not None and (backend == "onnx-int8" or (backend == "auto" and ships_query_model(folder))):
-        enc = ShippedEncoder(folder, threads, for_queries=True)
-        enc.name = model if model == SHIPPED_ENCODER else str(folder.resolve())
-        return enc
-    if backend == "onnx-int8":
-        if folder is None and model in BUNDLED_MODELS:
-            return make_document_embedder(model, "onnx", threads)  # the bundled export is int8 arithmetic already
-        raise QbankError(f"query encoder onnx-int8: {model} has no int8 query model")
-    if index_backend == "onnx-int8" and backend == "auto":
+    if index_backend == "onnx-int8" and backend == "auto" and shipped_encoder_dir(model) is None:
         backend = "onnx"
     return make_document_embedder(model, backend, threads)
 
 
-BACKENDS = ("auto", "onnx", "sentence-transformers")
-# the query side also takes "onnx-int8": a shipped encoder's int8-arithmetic query model (what "auto"
-# picks when the folder has one); "onnx" then means the index's own model, float arithmetic
-QUERY_BACKENDS = ("auto", "onnx", "onnx-int8", "sentence-transformers")
+# "onnx-int8": a shipped encoder's int8-arithmetic model (what "auto" picks when the folder has one);
+# "onnx" then means its model.onnx, float arithmetic. Queries and documents take the same names
+BACKENDS = ("auto", "onnx", "onnx-int8", "sentence-transformers")
+QUERY_BACKENDS = BACKENDS

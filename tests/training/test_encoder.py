@@ -79,17 +79,24 @@ def test_train_export_reload_and_search(tiny_index, tiny_settings, tmp_path):
     assert hits[0].legs["dense"].score == pytest.approx(float(np.max(
         idx.vectors[idx.doc_text_rows[hits[0].id]] @ enc.encode_queries(["KV cache memory"])[0])), abs=1e-4)
 
-    # the int8 query model made from the export: the fused graph, close to the model's vectors, and
-    # then what the searcher encodes queries with (an index is still built with model.onnx)
+    # the int8-arithmetic model made from the export: the fused graph, close to the model's vectors,
+    # then what an index is built with (auto) and what the searcher encodes queries with
     from qbank.training.encoder import add_query_model
 
     man = add_query_model(out)
     assert man["query_model"]["min_cosine_to_model"] >= 0.98 and "query.onnx" in man["files"]
-    q = ShippedEncoder(out, for_queries=True)
+    q = ShippedEncoder(out, int8=True)
     assert (q.encode_queries(texts) * a).sum(axis=1).min() >= 0.98
-    assert Searcher(idx, s).embedder.query_model
-    with pytest.raises(QbankError, match="encodes queries, not an index's documents"):
-        q.encode_documents(texts)
+    # batched documents: one activation scale a batch, so close to (not equal to) each text alone
+    assert (q.encode_documents(texts, batch_size=2) * q.encode_queries(texts)).sum(axis=1).min() >= 0.97
+    assert Searcher(idx, s).embedder.int8  # the index above was built with model.onnx: auto still queries in int8
+    s8 = s.model_copy(update={"index_dir": tmp_path / "idx8"})
+    doc = make_document_embedder(str(out))
+    assert doc.int8 and doc.backend == "onnx-int8" and doc.weights_hash == man["files"]["query.onnx"][:16]
+    assert doc.weights_hash != enc.weights_hash  # the embedding cache keeps the two models' vectors apart
+    build_index(ingest(s8), s8, doc)
+    assert load_index(s8).manifest["embedding"]["backend"] == "onnx-int8"
+    assert not make_document_embedder(str(out), "onnx").int8
 
     # a changed model file is refused in one line
     with open(out / "model.onnx", "ab") as f:
@@ -119,7 +126,7 @@ def test_shipped_encoder_is_intact_and_named():
 
 
 def test_shipped_query_model_is_the_fused_int8_graph_of_the_model():
-    """data/encoder/query.onnx: listed (sha256) in the manifest, picked by query_encoder=auto, within
+    """data/encoder/query.onnx: listed (sha256) in the manifest, picked by both "auto" backends, within
     cosine 0.98 of model.onnx's vectors; "onnx" keeps model.onnx; the fused float graph it is made
     from computes what model.onnx computes (padded batch, real tokens)."""
     import onnxruntime as ort
@@ -132,15 +139,15 @@ def test_shipped_query_model_is_the_fused_int8_graph_of_the_model():
     if not (folder / "query.onnx").exists():
         pytest.skip("no shipped query model")
     q, f = make_query_encoder(SHIPPED_ENCODER), make_document_embedder(SHIPPED_ENCODER)
-    assert q.query_model and not f.query_model and not make_query_encoder(SHIPPED_ENCODER, "onnx").query_model
-    assert q.weights_hash == f.weights_hash  # an index built with the model is queried by its int8 twin
+    # the int8-arithmetic model builds the index (auto) and encodes its queries; "onnx" is model.onnx
+    f = make_document_embedder(SHIPPED_ENCODER, "onnx")
+    assert q.int8 and make_document_embedder(SHIPPED_ENCODER).int8 and not f.int8
+    assert not make_query_encoder(SHIPPED_ENCODER, "onnx").int8 and q.weights_hash != f.weights_hash
     texts = ["kv cache", "what breaks if a network has no activation functions",
              "one customer's script floods our LLM API and everyone else gets slow responses", "LoRA rank"]
     cos = (q.encode_queries(texts) * f.encode_queries(texts)).sum(axis=1)
     assert cos.min() >= 0.98 and cos.mean() >= 0.99
     assert (folder / "query.onnx").stat().st_size < 25e6
-    with pytest.raises(QbankError, match="encodes queries"):
-        q.encode_documents(texts)
 
     fused = ort.InferenceSession(fused_encoder_graph(folder / "model.onnx").SerializeToString(),
                                  providers=["CPUExecutionProvider"])
