@@ -166,39 +166,55 @@ def test_serve_with_two_workers_answers_search_and_eval_polls_and_the_load_scrip
 
 
 def test_work_slots_serve_requests_one_at_a_time_in_arrival_order():
-    """WorkSlots(1): a request that finds the slot taken waits, and the slot goes to the waiters in
-    the order they came (three threads queued behind a holder enter 1, 2, 3); WorkSlots(0) never waits."""
+    """WorkSlots(1): work that finds the slot taken waits, and the slot goes to the waiting work in the
+    order it came (three queued behind a holder run 1, 2, 3, one at a time); an error reaches its
+    caller; WorkSlots(0) never waits (two pieces of work run side by side)."""
+    import asyncio
+
     from qbank.ui.api.deps import WorkSlots
 
-    slots, order, inside = WorkSlots(1), [], []
+    order, inside = [], []
     release = threading.Event()
 
     def holder():
-        with slots():
-            inside.append("holder")
-            release.wait(5)
+        inside.append("holder")
+        release.wait(5)
+        inside.remove("holder")
+        return "held"
 
     def waiter(i):
-        with slots():
-            inside.append(i)
-            order.append(i)
-            assert len(inside) - len(order) == 1  # nobody else inside: holder done, one waiter at a time
-
-    threads = [threading.Thread(target=holder)]
-    threads[0].start()
-    while not inside:
+        assert not inside  # nobody else inside: the holder is done, one waiter at a time
+        inside.append(i)
+        order.append(i)
         time.sleep(0.01)
-    for i in (1, 2, 3):
-        t = threading.Thread(target=waiter, args=(i,))
-        t.start()
-        threads.append(t)
-        while len(slots._waiting) < i:  # queued before the next one arrives
-            time.sleep(0.01)
-    assert order == []  # all three wait while the slot is held
-    release.set()
-    for t in threads:
-        t.join(5)
-    assert order == [1, 2, 3] and slots._busy == 0 and not slots._waiting
-    free = WorkSlots(0)
-    with free(), free():  # no bound: nested entries never block
-        pass
+        inside.remove(i)
+        return i
+
+    def broken():
+        raise ValueError("bad work")
+
+    async def main():
+        slots = WorkSlots(1)
+        first = asyncio.ensure_future(slots.run(holder))
+        while not inside:
+            await asyncio.sleep(0.01)
+        rest = [asyncio.ensure_future(slots.run(waiter, i)) for i in (1, 2, 3)]
+        await asyncio.sleep(0.05)
+        assert order == []  # all three wait while the slot is held
+        release.set()
+        got = await asyncio.gather(first, *rest)
+        with pytest.raises(ValueError, match="bad work"):
+            await slots.run(broken)
+        slots.close()
+        both, met = threading.Barrier(2, timeout=5), []
+
+        def meet(i):
+            both.wait()  # returns only when the other is running too
+            met.append(i)
+
+        free = WorkSlots(0)
+        await asyncio.gather(free.run(meet, 1), free.run(meet, 2))
+        return got, sorted(met)
+
+    got, met = asyncio.run(main())
+    assert got == ["held", 1, 2, 3] and order == [1, 2, 3] and met == [1, 2]

@@ -76,7 +76,10 @@ def create_app(settings: Settings | None = None, searcher=None, build_if_missing
             from qbank.retrieval.engine import open_searcher
 
             app.state.searcher = open_searcher(app.state.settings, build_if_missing=build_if_missing, warm=True)
-        yield
+        try:
+            yield
+        finally:
+            app.state.work_slots.close()
 
     app = FastAPI(title="qbank", version=qbank.__version__, lifespan=lifespan,
                   description="Search a bank of ML-systems interview questions: hybrid BM25 + dense retrieval, "

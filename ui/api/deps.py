@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import collections
+import asyncio
+import concurrent.futures
+import functools
 import json
 import logging
 import math
 import threading
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -28,6 +31,7 @@ from qbank.index.generations import current_generation
 from qbank.records import normalise_id
 
 log = logging.getLogger("qbank.api")
+T = TypeVar("T")
 
 ERROR_STATUS: list[tuple[type[QbankError], int]] = [
     (UnknownIdError, 404),
@@ -56,75 +60,75 @@ def status_for(err: QbankError) -> int:
 
 
 class WorkSlots:
-    """At most ``n`` requests of this process do search work at once, the others wait their turn in
-    arrival order (a slot is handed from one to the next); ``n = 0``: no bound.
+    """At most ``n`` requests of this process do search work at once, on ``n`` threads of their own;
+    the others wait their turn in arrival order (the threads' one FIFO queue). ``n = 0``: no bound
+    (the shared thread pool).
 
-    Why: each sync route runs in a thread of its own, so a server worker with 25 connections ran 25
-    searches side by side on its one core — each request as slow as all of them, and the ones the
-    scheduler passed over were the p99. With one slot per worker a request waits in a queue instead,
-    and is served in order (README, "HTTP API" has the measurement)."""
+    Why a bound: each sync route runs in a thread of its own, so a server worker with 25 connections
+    ran 25 searches side by side on its one core — each request as slow as all of them, and the ones
+    the scheduler passed over were the p99. With one slot per worker a request waits in a queue
+    instead, and is served in order (README, "HTTP API" has the measurement).
+
+    Why threads of their own: the routes that search are ``async`` and hand their work here, so a
+    request costs one hand-over and the event loop stays free; before, a sync route and its sync
+    dependency took two trips through the shared pool, and every queued request's thread woke to
+    contend for the GIL — ~1.5 ms of CPU a request at 16 clients (README, "HTTP API")."""
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self._lock = threading.Lock()
-        self._busy = 0
-        self._waiting: collections.deque[threading.Event] = collections.deque()
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
-    @contextmanager
-    def __call__(self):
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a slot's thread, once one is free; its result, or its exception."""
         if self.n <= 0:
-            yield
-            return
-        turn = None
-        with self._lock:
-            if self._busy < self.n and not self._waiting:
-                self._busy += 1
-            else:
-                turn = threading.Event()
-                self._waiting.append(turn)
-        if turn is not None:
-            turn.wait()  # set by the request that hands its slot over
-        try:
-            yield
-        finally:
-            with self._lock:
-                if self._waiting:
-                    self._waiting.popleft().set()
-                else:
-                    self._busy -= 1
+            return await run_in_threadpool(fn, *args)
+        if self._pool is None:  # made on the event loop's thread: no race
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.n, thread_name_prefix="qbank-search")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
-def work_slot(request: Request):
-    """The app's :class:`WorkSlots` (made with the app) as a context manager (``with work_slot(request): ...``)."""
-    return request.app.state.work_slots()
+async def run_work(request: Request, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in one of the app's :class:`WorkSlots` (made with the app)."""
+    return await request.app.state.work_slots.run(fn, *args)
 
 
 _RELOAD = threading.Lock()
 
 
-def get_searcher(request: Request):
+async def get_searcher(request: Request):
     """The app's searcher; after a rebuild (a new index generation, ``qbank.index.generations``) the
     next request loads the new one and swaps it in, while requests already running finish on the
-    old one — never a mix of the two."""
+    old one — never a mix of the two. Answered on the event loop (one ``readlink``); loading an index
+    goes to a thread."""
     s = request.app.state.searcher
-    if s is None:  # used without its lifespan (e.g. a TestClient outside `with`)
-        from qbank.retrieval.engine import open_searcher
+    if s is None or _newer_generation(s, request.app):
+        return await run_in_threadpool(_load_searcher, request)
+    return s
 
-        s = request.app.state.searcher = open_searcher(request.app.state.settings,
-                                                       build_if_missing=request.app.state.build_if_missing)
-    elif _newer_generation(s, request.app):
-        with _RELOAD:
-            s = request.app.state.searcher
-            if _newer_generation(s, request.app):
-                from qbank.retrieval.engine import open_searcher
 
-                gen = current_generation(s.settings.index_dir)
-                try:
-                    s = request.app.state.searcher = open_searcher(s.settings, warm=True)
-                    log.info("serving index generation %s", gen)
-                except QbankError as e:  # e.g. built from another bank: keep serving the old generation
-                    request.app.state.refused_generation = gen
-                    log.warning("not switching to index generation %s: %s", gen, e)
+def _load_searcher(request: Request):
+    with _RELOAD:  # one load at a time: two first requests open the index once
+        s = request.app.state.searcher
+        if s is None:  # used without its lifespan (e.g. a TestClient outside `with`)
+            from qbank.retrieval.engine import open_searcher
+
+            s = request.app.state.searcher = open_searcher(request.app.state.settings,
+                                                           build_if_missing=request.app.state.build_if_missing)
+        elif _newer_generation(s, request.app):
+            from qbank.retrieval.engine import open_searcher
+
+            gen = current_generation(s.settings.index_dir)
+            try:
+                s = request.app.state.searcher = open_searcher(s.settings, warm=True)
+                log.info("serving index generation %s", gen)
+            except QbankError as e:  # e.g. built from another bank: keep serving the old generation
+                request.app.state.refused_generation = gen
+                log.warning("not switching to index generation %s: %s", gen, e)
     return s
 
 

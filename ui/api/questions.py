@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
-from qbank.ui.api.deps import SearcherDep, find_question, json_response, work_slot
+from qbank.ui.api.deps import SearcherDep, find_question, json_response, run_work
 from qbank.ui.api.models import MAX_K, ChapterModel, HitModel, QuestionDetail
 
 router = APIRouter()
@@ -23,13 +23,11 @@ def question(searcher: SearcherDep, qid: Annotated[str, Path(max_length=40)]) ->
 
 @router.get("/questions/{qid}/related", response_model=list[HitModel], response_model_exclude_unset=True,
          tags=["questions"])
-def related(request: Request, searcher: SearcherDep, qid: Annotated[str, Path(max_length=40)],
-            k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> list[dict]:
+async def related(request: Request, searcher: SearcherDep, qid: Annotated[str, Path(max_length=40)],
+                  k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> list[dict]:
     """The questions most like this one (never itself)."""
     find_question(searcher, qid)
-    with work_slot(request):
-        hits = searcher.related(qid, k)
-    return json_response([h.to_dict() for h in hits])
+    return await run_work(request, lambda: json_response([h.to_dict() for h in searcher.related(qid, k)]))
 
 
 

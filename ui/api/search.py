@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from qbank.records import DIFFICULTIES, KINDS, ROLES
 from qbank.retrieval.modes import DEFAULT_MODE
-from qbank.ui.api.deps import SearcherDep, json_response, work_slot
+from qbank.ui.api.deps import SearcherDep, json_response, run_work
 from qbank.ui.api.models import MAX_K, Mode, SearchResponse
 
 router = APIRouter()
@@ -20,7 +20,7 @@ def _enum(values) -> dict:
 
 
 @router.get("/search", response_model=SearchResponse, response_model_exclude_unset=True, tags=["search"])
-def search(
+async def search(
     request: Request,
     searcher: SearcherDep,
     q: Annotated[str, Query(min_length=1, description="free text")],
@@ -39,6 +39,4 @@ def search(
     """Search the bank. Filters apply to both legs before fusion; values within a filter are ORed."""
     filters = searcher.parse_filters(difficulty=difficulty, role=role, section=section, chapter=chapter,
                                      kind=kind, company=company)
-    with work_slot(request):
-        result = searcher.search(q, k, mode, filters)
-    return json_response(result.to_dict())
+    return await run_work(request, lambda: json_response(searcher.search(q, k, mode, filters).to_dict()))
