@@ -583,7 +583,10 @@ def make_query_encoder(model: str, backend: str = "auto", index_backend: str = "
         from qbank.errors import UnknownNameError
 
         raise UnknownNameError("query encoder", backend, QUERY_BACKENDS)
-    if index_backend == "onnx-int8" and backend == "auto" and shipped_encoder_dir(model) is None:
+    folder = shipped_encoder_dir(model)
+    if backend == "onnx-int8" and folder is None and model not in BUNDLED_MODELS:  # named for the query setting
+        raise QbankError(f"query encoder onnx-int8: {model} has no int8-arithmetic model")
+    if index_backend == "onnx-int8" and backend == "auto" and folder is None:
         backend = "onnx"
     return make_document_embedder(model, backend, threads)
 

@@ -24,7 +24,7 @@ import functools
 import re
 from collections.abc import Iterable
 
-from qbank.ingest.tokens import get_encoding
+from qbank.ingest.tokens import count_tokens, get_encoding
 from qbank.records import DIFFICULTY_NAMES, ROLE_NAMES, Chunk, Passage, Question
 
 # bump when the chunk texts or their legs change: an index built by another version is refused
@@ -47,11 +47,6 @@ def _word_tokens(word: str) -> int:
     """cl100k tokens of one word (with its trailing space): words repeat across the bank, so a
     build counts each once (51k ``encode`` calls were ~0.45 s of ``qbank build``)."""
     return len(get_encoding().encode_ordinary(word))
-
-
-def n_tokens(text: str) -> int:
-    """cl100k tokens of ``text``, special-token strings read as text (``encode_ordinary``)."""
-    return len(get_encoding().encode_ordinary(text))
 
 
 def split_by_tokens(text: str, max_tokens: int, overlap: int = 0) -> list[str]:
@@ -100,10 +95,10 @@ def question_chunks(q: Question, max_tokens: int = 200, queries: tuple[str, ...]
                     layout: str = "mixed") -> list[Chunk]:
     chunks: list[Chunk] = []
     stem = stem_text(q)
-    stem_parts = split_by_tokens(stem, max_tokens) if n_tokens(stem) > max_tokens else [stem]
+    stem_parts = split_by_tokens(stem, max_tokens) if count_tokens(stem) > max_tokens else [stem]
     for i, part in enumerate(stem_parts):
         cid = f"{q.id}#stem" if i == 0 else f"{q.id}#stem{i + 1}"
-        chunks.append(Chunk(cid, q.id, "question", "stem", part, n_tokens(part), q.kind))
+        chunks.append(Chunk(cid, q.id, "question", "stem", part, count_tokens(part), q.kind))
     if q.rubric:
         # with sample queries in the mixed layout the dense leg reads the stem and the queries; the
         # rubric is BM25's (same golden quality, and a quarter fewer, much longer, texts to embed)
@@ -113,44 +108,43 @@ def question_chunks(q: Question, max_tokens: int = 200, queries: tuple[str, ...]
         if layout in ("per_query", "mixed"):
             legs = "dense" if layout == "mixed" else "both"
             for i, text in enumerate(queries, start=1):
-                chunks.append(Chunk(f"{q.id}#query{i}", q.id, "question", "queries", text, n_tokens(text), q.kind, legs))
+                chunks.append(Chunk(f"{q.id}#query{i}", q.id, "question", "queries", text, count_tokens(text), q.kind, legs))
         if layout in ("joined", "mixed"):
             legs = "lexical" if layout == "mixed" else "both"
             for i, text in enumerate(split_by_tokens("\n".join(queries), max_tokens), start=1):
                 cid = f"{q.id}#queries" if i == 1 else f"{q.id}#queries{i}"
-                chunks.append(Chunk(cid, q.id, "question", "queries", text, n_tokens(text), q.kind, legs))
+                chunks.append(Chunk(cid, q.id, "question", "queries", text, count_tokens(text), q.kind, legs))
     return chunks
 
 
 def rubric_chunks(q: Question, max_tokens: int, legs: str = "both") -> list[Chunk]:
     chunks: list[Chunk] = []
     prefix = q.question + " — "
-    budget = max_tokens - n_tokens(prefix)
+    budget = max_tokens - count_tokens(prefix)
     if budget < 48:  # a very long question: no prefix
         prefix, budget = "", max_tokens
     pieces: list[str] = []
     for b in q.rubric:
-        pieces.extend([b] if n_tokens(b) <= budget else split_by_tokens(b, budget))
+        pieces.extend([b] if count_tokens(b) <= budget else split_by_tokens(b, budget))
     groups: list[list[str]] = [[]]
     for p in pieces:
         trial = " • ".join([*groups[-1], p])
-        if groups[-1] and n_tokens(trial) > budget:
+        if groups[-1] and count_tokens(trial) > budget:
             groups.append([p])
         else:
             groups[-1].append(p)
     for i, g in enumerate(groups, start=1):
         text = prefix + " • ".join(g)
-        chunks.append(Chunk(f"{q.id}#rubric{i}", q.id, "question", "rubric", text, n_tokens(text), q.kind, legs))
+        chunks.append(Chunk(f"{q.id}#rubric{i}", q.id, "question", "rubric", text, count_tokens(text), q.kind, legs))
     return chunks
 
 
 def passage_chunks(passages: Iterable[Passage]) -> list[Chunk]:
-    enc = get_encoding()
     out = []
     for p in passages:
         head = " › ".join(p.heading_path)
         text = f"{head}: {p.text}" if head else p.text
-        out.append(Chunk(p.id, p.id, "passage", "passage", text, len(enc.encode(text, disallowed_special=())), "passage"))
+        out.append(Chunk(p.id, p.id, "passage", "passage", text, count_tokens(text), "passage"))
     return out
 
 

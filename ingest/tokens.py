@@ -53,4 +53,5 @@ def get_encoding(name: str = "cl100k_base"):
 
 
 def count_tokens(text: str) -> int:
-    return len(get_encoding().encode(text, disallowed_special=()))
+    """cl100k tokens of ``text``, special-token strings read as text (``encode_ordinary``)."""
+    return len(get_encoding().encode_ordinary(text))

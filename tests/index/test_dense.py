@@ -58,3 +58,16 @@ def test_a_large_document_job_runs_one_thread_sessions_side_by_side_with_the_sam
     # one thread: no side-by-side sessions, whatever the size
     solo = dense.OnnxMiniLMEmbedder(threads=1)
     assert len(solo._sessions_for(10**6)) == 1 and not solo._doc_sessions
+
+
+def test_onnx_int8_for_a_model_without_one_names_the_setting_that_asked():
+    """``onnx-int8`` asks for an int8-arithmetic model: a model without one is refused in one line
+    that names the setting (the index's backend, or the query encoder), never silently swapped."""
+    from qbank.errors import QbankError
+    from qbank.index.dense import make_document_embedder, make_query_encoder
+
+    with pytest.raises(QbankError, match=r"^embedding backend onnx-int8: hashing-64 has no int8-arithmetic model$"):
+        make_document_embedder("hashing-64", "onnx-int8")
+    with pytest.raises(QbankError, match=r"^query encoder onnx-int8: hashing-64 has no int8-arithmetic model$"):
+        make_query_encoder("hashing-64", "onnx-int8")
+    assert make_query_encoder("hashing-64", "auto").name == "hashing-64"  # auto never refuses
